@@ -52,7 +52,8 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 		int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
 
 		if (fd >= 0) {
-			int n = snprintf(kline, sizeof(kline), "<%d>%s: %s\n", kprio[lvl], prefix, line);
+			int n = snprintf(kline, sizeof(kline), "<%d>%s: %s\n", kprio[lvl], prefix,
+					 line);
 			if (n > 0)
 				(void)!write(fd, kline, strlen(kline));
 			close(fd);

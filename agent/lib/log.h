@@ -7,7 +7,12 @@
 #ifndef KAGI_LOG_H
 #define KAGI_LOG_H
 
-enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+enum log_level {
+	LOG_LVL_ERROR = 0,
+	LOG_LVL_WARN,
+	LOG_LVL_INFO,
+	LOG_LVL_DEBUG
+};
 
 void log_set_level(enum log_level lvl);
 enum log_level log_get_level(void);

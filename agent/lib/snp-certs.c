@@ -16,10 +16,22 @@ static const struct {
 	const char *name;
 	uint8_t guid[16];
 } known[] = {
-	{ SNP_CERT_ARK, "ARK", { 0xc0, 0xb4, 0x06, 0xa4, 0xa8, 0x03, 0x49, 0x52, 0x97, 0x43, 0x3f, 0xb6, 0x01, 0x4c, 0xd0, 0xae } },
-	{ SNP_CERT_ASK, "ASK", { 0x4a, 0xb7, 0xb3, 0x79, 0xbb, 0xac, 0x4f, 0xe4, 0xa0, 0x2f, 0x05, 0xae, 0xf3, 0x27, 0xc7, 0x82 } },
-	{ SNP_CERT_VCEK, "VCEK", { 0x63, 0xda, 0x75, 0x8d, 0xe6, 0x64, 0x45, 0x64, 0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd } },
-	{ SNP_CERT_VLEK, "VLEK", { 0xa8, 0x07, 0x4b, 0xc2, 0xa2, 0x5a, 0x48, 0x3e, 0xaa, 0xe6, 0x39, 0xc0, 0x45, 0xa0, 0xb8, 0xa1 } },
+	{ SNP_CERT_ARK,
+	  "ARK",
+	  { 0xc0, 0xb4, 0x06, 0xa4, 0xa8, 0x03, 0x49, 0x52, 0x97, 0x43, 0x3f, 0xb6, 0x01, 0x4c,
+	    0xd0, 0xae } },
+	{ SNP_CERT_ASK,
+	  "ASK",
+	  { 0x4a, 0xb7, 0xb3, 0x79, 0xbb, 0xac, 0x4f, 0xe4, 0xa0, 0x2f, 0x05, 0xae, 0xf3, 0x27,
+	    0xc7, 0x82 } },
+	{ SNP_CERT_VCEK,
+	  "VCEK",
+	  { 0x63, 0xda, 0x75, 0x8d, 0xe6, 0x64, 0x45, 0x64, 0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8,
+	    0xac, 0xcd } },
+	{ SNP_CERT_VLEK,
+	  "VLEK",
+	  { 0xa8, 0x07, 0x4b, 0xc2, 0xa2, 0x5a, 0x48, 0x3e, 0xaa, 0xe6, 0x39, 0xc0, 0x45, 0xa0,
+	    0xb8, 0xa1 } },
 };
 
 /* The same GUID in the mixed-endian (UEFI guid_t) layout: first three groups byte-swapped. */
@@ -110,18 +122,25 @@ int snp_certs_decode(const uint8_t *buf, size_t len, struct snp_cert_table *ret,
 					    "entry %zu (%s) points at offset %zu, inside the "
 					    "entry array (which ends at %zu)",
 					    i, snp_cert_kind_name(t.e[i].kind), off, table_end);
-		if (off > len || clen > len - off)
+		if (off >= len)
+			return kagi_err_set(
+				reterr, -EBADMSG, "certs.entry.offset", entry_off + 16,
+				"entry %zu (%s) points at offset %zu, past the end of the "
+				"%zu-byte table",
+				i, snp_cert_kind_name(t.e[i].kind), off, len);
+		if (clen > len - off)
 			return kagi_err_set(reterr, -EBADMSG, "certs.entry.length", entry_off + 20,
 					    "entry %zu (%s) covers bytes %zu..%zu, past the end of "
 					    "the %zu-byte table",
-					    i, snp_cert_kind_name(t.e[i].kind), off, off + clen, len);
+					    i, snp_cert_kind_name(t.e[i].kind), off, off + clen,
+					    len);
 		if (t.e[i].kind != SNP_CERT_OTHER)
 			for (size_t j = 0; j < i; j++)
 				if (t.e[j].kind == t.e[i].kind)
-					return kagi_err_set(reterr, -EBADMSG, "certs.entry.duplicate",
-							    entry_off,
-							    "entries %zu and %zu are both %s", j,
-							    i, snp_cert_kind_name(t.e[i].kind));
+					return kagi_err_set(reterr, -EBADMSG,
+							    "certs.entry.duplicate", entry_off,
+							    "entries %zu and %zu are both %s", j, i,
+							    snp_cert_kind_name(t.e[i].kind));
 		t.e[i].der = buf + off;
 	}
 	*ret = t;

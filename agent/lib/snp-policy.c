@@ -49,7 +49,8 @@ static int get_list(json_object *v, const char *what, size_t size, struct snp_di
 	l->n = n;
 	l->size = size;
 	for (size_t i = 0; i < n; i++) {
-		int r = get_hex(json_object_array_get_idx(v, i), what, l->v + i * size, size, reterr);
+		int r = get_hex(json_object_array_get_idx(v, i), what, l->v + i * size, size,
+				reterr);
 
 		if (r < 0)
 			return kagi_err_prefix(reterr, r, "entry %zu", i);
@@ -214,7 +215,7 @@ int snp_policy_from_json(json_object *o, struct snp_policy *ret, struct kagi_err
 					&pol.min_fw_build, true, reterr),
 			pol.has_min_fw = true;
 		else if (streq(key, "min_fw_build"))
-			r = get_uint(v, "policy.min_fw_build", 255, &n, reterr),
+			r = get_uint(v, "policy.min_fw_build", UINT32_MAX, &n, reterr),
 			pol.min_fw_build_only = (unsigned)n, pol.has_min_fw_build = true;
 		else if (streq(key, "min_guest_svn"))
 			r = get_uint(v, "policy.min_guest_svn", UINT32_MAX, &n, reterr),
@@ -232,8 +233,7 @@ int snp_policy_from_json(json_object *o, struct snp_policy *ret, struct kagi_err
 	return 0;
 }
 
-int snp_policy_parse(const char *text, size_t len, struct snp_policy *ret,
-		     struct kagi_err *reterr)
+int snp_policy_parse(const char *text, size_t len, struct snp_policy *ret, struct kagi_err *reterr)
 {
 	struct json_tokener *tok;
 	json_object *o;
@@ -321,10 +321,9 @@ static int check_policy_bits(const struct snp_policy *pol, uint64_t gp, struct k
 				    "guest policy 0x%llx has forbidden bits 0x%llx",
 				    (unsigned long long)gp,
 				    (unsigned long long)(gp & pol->forbid_policy_bits));
-	if (pol->has_min_abi &&
-	    (SNP_POLICY_ABI_MAJOR(gp) < pol->min_abi_major ||
-	     (SNP_POLICY_ABI_MAJOR(gp) == pol->min_abi_major &&
-	      SNP_POLICY_ABI_MINOR(gp) < pol->min_abi_minor)))
+	if (pol->has_min_abi && (SNP_POLICY_ABI_MAJOR(gp) < pol->min_abi_major ||
+				 (SNP_POLICY_ABI_MAJOR(gp) == pol->min_abi_major &&
+				  SNP_POLICY_ABI_MINOR(gp) < pol->min_abi_minor)))
 		return kagi_err_set(e, -EKEYREJECTED, "policy.min_abi", 0x08,
 				    "guest policy ABI %u.%u is below the minimum %u.%u",
 				    SNP_POLICY_ABI_MAJOR(gp), SNP_POLICY_ABI_MINOR(gp),
@@ -332,8 +331,8 @@ static int check_policy_bits(const struct snp_policy *pol, uint64_t gp, struct k
 	return 0;
 }
 
-static int check_tcb(const struct snp_policy *pol, const struct snp_report *rep,
-		     enum snp_product p, struct kagi_err *e)
+static int check_tcb(const struct snp_policy *pol, const struct snp_report *rep, enum snp_product p,
+		     struct kagi_err *e)
 {
 	struct snp_tcb t = snp_tcb_decode(rep->reported_tcb, p);
 	const struct snp_tcb *m = &pol->min_tcb;
@@ -366,14 +365,14 @@ static int fw_cmp(unsigned a1, unsigned b1, unsigned c1, unsigned a2, unsigned b
 	return 0;
 }
 
-int snp_policy_check(const struct snp_policy *pol, const struct snp_report *rep,
-		     enum snp_product p, struct kagi_err *reterr)
+int snp_policy_check(const struct snp_policy *pol, const struct snp_report *rep, enum snp_product p,
+		     struct kagi_err *reterr)
 {
 	int r;
 
 	if (pol->measurements.n && !in_list(&pol->measurements, rep->measurement))
-		return fail_hex(reterr, "policy.measurement", 0x90, "MEASUREMENT",
-				rep->measurement, 48, "in the allowed list");
+		return fail_hex(reterr, "policy.measurement", 0x90, "MEASUREMENT", rep->measurement,
+				48, "in the allowed list");
 	r = check_policy_bits(pol, rep->policy, reterr);
 	if (r < 0)
 		return r;
@@ -384,31 +383,28 @@ int snp_policy_check(const struct snp_policy *pol, const struct snp_report *rep,
 				    "VMPL %u is not allowed (allowed mask 0x%x)", rep->vmpl,
 				    pol->vmpl_mask);
 	if ((rep->platform_info & pol->platform_required) != pol->platform_required)
-		return kagi_err_set(reterr, -EKEYREJECTED, "policy.platform_info", 0x40,
-				    "PLATFORM_INFO 0x%llx lacks required bits 0x%llx",
-				    (unsigned long long)rep->platform_info,
-				    (unsigned long long)(pol->platform_required &
-							 ~rep->platform_info));
+		return kagi_err_set(
+			reterr, -EKEYREJECTED, "policy.platform_info", 0x40,
+			"PLATFORM_INFO 0x%llx lacks required bits 0x%llx",
+			(unsigned long long)rep->platform_info,
+			(unsigned long long)(pol->platform_required & ~rep->platform_info));
 	if (rep->platform_info & pol->platform_forbidden)
-		return kagi_err_set(reterr, -EKEYREJECTED, "policy.platform_info", 0x40,
-				    "PLATFORM_INFO 0x%llx has forbidden bits 0x%llx",
-				    (unsigned long long)rep->platform_info,
-				    (unsigned long long)(rep->platform_info &
-							 pol->platform_forbidden));
+		return kagi_err_set(
+			reterr, -EKEYREJECTED, "policy.platform_info", 0x40,
+			"PLATFORM_INFO 0x%llx has forbidden bits 0x%llx",
+			(unsigned long long)rep->platform_info,
+			(unsigned long long)(rep->platform_info & pol->platform_forbidden));
 	if (pol->chip_ids.n && !in_list(&pol->chip_ids, rep->chip_id))
 		return fail_hex(reterr, "policy.chip_id", 0x1A0, "CHIP_ID", rep->chip_id, 64,
 				"in the allowed list");
-	if (pol->has_host_data &&
-	    (r = check_exact(reterr, "policy.host_data", 0xC0, "HOST_DATA", rep->host_data,
-			     pol->host_data, 32)) < 0)
+	if (pol->has_host_data && (r = check_exact(reterr, "policy.host_data", 0xC0, "HOST_DATA",
+						   rep->host_data, pol->host_data, 32)) < 0)
 		return r;
-	if (pol->has_family_id &&
-	    (r = check_exact(reterr, "policy.family_id", 0x10, "FAMILY_ID", rep->family_id,
-			     pol->family_id, 16)) < 0)
+	if (pol->has_family_id && (r = check_exact(reterr, "policy.family_id", 0x10, "FAMILY_ID",
+						   rep->family_id, pol->family_id, 16)) < 0)
 		return r;
-	if (pol->has_image_id &&
-	    (r = check_exact(reterr, "policy.image_id", 0x20, "IMAGE_ID", rep->image_id,
-			     pol->image_id, 16)) < 0)
+	if (pol->has_image_id && (r = check_exact(reterr, "policy.image_id", 0x20, "IMAGE_ID",
+						  rep->image_id, pol->image_id, 16)) < 0)
 		return r;
 	if (pol->has_report_data &&
 	    (r = check_exact(reterr, "policy.report_data", 0x50, "REPORT_DATA", rep->report_data,

@@ -64,15 +64,14 @@ struct snp_policy {
 /* Parse a policy object; errors name the member ("policy.min_tcb.bl"). */
 int snp_policy_from_json(json_object *o, struct snp_policy *ret, struct kagi_err *reterr);
 /* Parse JSON text (size capped); errors include the JSON parser's position. */
-int snp_policy_parse(const char *text, size_t len, struct snp_policy *ret,
-		     struct kagi_err *reterr);
+int snp_policy_parse(const char *text, size_t len, struct snp_policy *ret, struct kagi_err *reterr);
 void snp_policy_done(struct snp_policy *pol);
 
 /*
  * Check a report whose signature was already verified. `p` selects the TCB layout.
  * The first failing rule is reported: what = "policy.<rule>", message with expected and actual.
  */
-int snp_policy_check(const struct snp_policy *pol, const struct snp_report *rep,
-		     enum snp_product p, struct kagi_err *reterr);
+int snp_policy_check(const struct snp_policy *pol, const struct snp_report *rep, enum snp_product p,
+		     struct kagi_err *reterr);
 
 #endif

@@ -25,7 +25,6 @@ static const struct mbz_range mbz_ranges[] = {
 	{ 0x208, 152, 2, UINT32_MAX, "report.reserved_0x208" },
 };
 
-
 int snp_report_decode(const uint8_t *buf, size_t len, struct snp_report *ret,
 		      struct kagi_err *reterr)
 {
@@ -35,16 +34,16 @@ int snp_report_decode(const uint8_t *buf, size_t len, struct snp_report *ret,
 
 	if (len != SNP_REPORT_SIZE)
 		return kagi_err_set(reterr, -EBADMSG, "report.size", 0,
-				    "an SNP attestation report is %u bytes, got %zu", SNP_REPORT_SIZE,
-				    len);
+				    "an SNP attestation report is %u bytes, got %zu",
+				    SNP_REPORT_SIZE, len);
 
 	/* Every read below is in bounds by the length check; the reader still enforces it. */
 	if (reader_le32(&r, &rep.version) < 0)
 		goto short_read;
 	if (rep.version < SNP_REPORT_MIN_VERSION || rep.version > SNP_REPORT_MAX_VERSION)
 		return kagi_err_set(reterr, -EBADMSG, "report.version", 0,
-				    "unsupported report version %u (supported: %d to %d)", rep.version,
-				    SNP_REPORT_MIN_VERSION, SNP_REPORT_MAX_VERSION);
+				    "unsupported report version %u (supported: %d to %d)",
+				    rep.version, SNP_REPORT_MIN_VERSION, SNP_REPORT_MAX_VERSION);
 	for (size_t i = 0; i < ARRAY_SIZE(mbz_ranges); i++) {
 		const struct mbz_range *m = &mbz_ranges[i];
 
@@ -339,8 +338,9 @@ json_object *snp_report_to_json(const struct snp_report *rep, enum snp_product p
 	json_object_object_add(pol, "abi_minor",
 			       json_object_new_int((int)SNP_POLICY_ABI_MINOR(rep->policy)));
 	for (size_t i = 0; i < ARRAY_SIZE(policy_bits); i++)
-		json_object_object_add(pol, policy_bits[i].name,
-				       json_object_new_boolean(!!(rep->policy & policy_bits[i].bit)));
+		json_object_object_add(
+			pol, policy_bits[i].name,
+			json_object_new_boolean(!!(rep->policy & policy_bits[i].bit)));
 	json_object_object_add(o, "policy_bits", pol);
 	json_object_object_add(o, "family_id", json_hex(rep->family_id, 16));
 	json_object_object_add(o, "image_id", json_hex(rep->image_id, 16));
@@ -352,7 +352,8 @@ json_object *snp_report_to_json(const struct snp_report *rep, enum snp_product p
 	json_object_object_add(o, "platform_info_flags", json_object_new_string(buf));
 	snprintf(buf, sizeof(buf), "0x%x", rep->key_info);
 	json_object_object_add(o, "key_info", json_object_new_string(buf));
-	json_object_object_add(o, "signing_key", json_object_new_string(signing_key_name(rep->key_info)));
+	json_object_object_add(o, "signing_key",
+			       json_object_new_string(signing_key_name(rep->key_info)));
 	json_object_object_add(o, "author_key_en",
 			       json_object_new_boolean(rep->key_info & SNP_KEY_INFO_AUTHOR_KEY_EN));
 	json_object_object_add(o, "mask_chip_key",

@@ -17,10 +17,10 @@
 
 #include "err.h"
 
-#define SNP_REPORT_SIZE        0x4A0 /* 1184 */
-#define SNP_REPORT_SIGNED_SIZE 0x2A0 /* bytes covered by the signature */
-#define SNP_REPORT_MIN_VERSION 2
-#define SNP_REPORT_MAX_VERSION 5
+#define SNP_REPORT_SIZE                0x4A0 /* 1184 */
+#define SNP_REPORT_SIGNED_SIZE         0x2A0 /* bytes covered by the signature */
+#define SNP_REPORT_MIN_VERSION         2
+#define SNP_REPORT_MAX_VERSION         5
 #define SNP_SIG_ALGO_ECDSA_P384_SHA384 1
 
 /* KEY_INFO.SIGNING_KEY (bits 4:2) */
@@ -31,28 +31,28 @@ enum snp_signing_key {
 };
 
 /* Guest policy bits (u64 at 0x08) */
-#define SNP_POLICY_ABI_MINOR(p)       ((unsigned)((p) & 0xff))
-#define SNP_POLICY_ABI_MAJOR(p)       ((unsigned)(((p) >> 8) & 0xff))
-#define SNP_POLICY_SMT                (1ULL << 16)
-#define SNP_POLICY_RESERVED_1         (1ULL << 17) /* must be 1 */
-#define SNP_POLICY_MIGRATE_MA         (1ULL << 18)
-#define SNP_POLICY_DEBUG              (1ULL << 19)
-#define SNP_POLICY_SINGLE_SOCKET      (1ULL << 20)
-#define SNP_POLICY_CXL_ALLOW          (1ULL << 21)
-#define SNP_POLICY_MEM_AES_256_XTS    (1ULL << 22)
-#define SNP_POLICY_RAPL_DIS           (1ULL << 23)
-#define SNP_POLICY_CIPHERTEXT_HIDING  (1ULL << 24)
-#define SNP_POLICY_PAGE_SWAP_DISABLE  (1ULL << 25)
-#define SNP_POLICY_KNOWN_MASK         ((1ULL << 26) - 1)
+#define SNP_POLICY_ABI_MINOR(p)      ((unsigned)((p)&0xff))
+#define SNP_POLICY_ABI_MAJOR(p)      ((unsigned)(((p) >> 8) & 0xff))
+#define SNP_POLICY_SMT               (1ULL << 16)
+#define SNP_POLICY_RESERVED_1        (1ULL << 17) /* must be 1 */
+#define SNP_POLICY_MIGRATE_MA        (1ULL << 18)
+#define SNP_POLICY_DEBUG             (1ULL << 19)
+#define SNP_POLICY_SINGLE_SOCKET     (1ULL << 20)
+#define SNP_POLICY_CXL_ALLOW         (1ULL << 21)
+#define SNP_POLICY_MEM_AES_256_XTS   (1ULL << 22)
+#define SNP_POLICY_RAPL_DIS          (1ULL << 23)
+#define SNP_POLICY_CIPHERTEXT_HIDING (1ULL << 24)
+#define SNP_POLICY_PAGE_SWAP_DISABLE (1ULL << 25)
+#define SNP_POLICY_KNOWN_MASK        ((1ULL << 26) - 1)
 
 /* Platform info bits (u64 at 0x40) */
-#define SNP_PLATFORM_SMT_EN                 (1ULL << 0)
-#define SNP_PLATFORM_TSME_EN                (1ULL << 1)
-#define SNP_PLATFORM_ECC_EN                 (1ULL << 2)
-#define SNP_PLATFORM_RAPL_DIS               (1ULL << 3)
-#define SNP_PLATFORM_CIPHERTEXT_HIDING_EN   (1ULL << 4)
-#define SNP_PLATFORM_ALIAS_CHECK_COMPLETE   (1ULL << 5)
-#define SNP_PLATFORM_SEV_TIO_EN             (1ULL << 7)
+#define SNP_PLATFORM_SMT_EN               (1ULL << 0)
+#define SNP_PLATFORM_TSME_EN              (1ULL << 1)
+#define SNP_PLATFORM_ECC_EN               (1ULL << 2)
+#define SNP_PLATFORM_RAPL_DIS             (1ULL << 3)
+#define SNP_PLATFORM_CIPHERTEXT_HIDING_EN (1ULL << 4)
+#define SNP_PLATFORM_ALIAS_CHECK_COMPLETE (1ULL << 5)
+#define SNP_PLATFORM_SEV_TIO_EN           (1ULL << 7)
 
 /* KEY_INFO bits (u32 at 0x48) */
 #define SNP_KEY_INFO_AUTHOR_KEY_EN  (1U << 0)
@@ -126,7 +126,7 @@ void snp_report_encode(const struct snp_report *rep, uint8_t out[SNP_REPORT_SIZE
  * Turin chip_id shape on v2; SNP_PRODUCT_UNKNOWN when Milan and Genoa cannot be told apart.
  */
 enum snp_product snp_report_product(const struct snp_report *rep);
-const char *snp_product_name(enum snp_product p); /* "Milan", ... "unknown" */
+const char *snp_product_name(enum snp_product p);         /* "Milan", ... "unknown" */
 enum snp_product snp_product_from_name(const char *name); /* "Milan-B0", "Genoa", "ARK-Turin" */
 
 /* Split a TCB_VERSION with the byte layout of the product (Turin layout only for Turin). */

@@ -109,7 +109,8 @@ static int load_dir(struct snp_roots *roots, const char *dir, int depth, size_t 
 
 	if (!d)
 		return kagi_err_set(reterr, -errno, "certs.dir", KAGI_ERR_NO_OFFSET,
-				    "cannot open AMD root directory '%s': %s", dir, strerror(errno));
+				    "cannot open AMD root directory '%s': %s", dir,
+				    strerror(errno));
 	while ((de = readdir(d)) && r >= 0) {
 		char path[4096];
 		struct stat st;
@@ -315,11 +316,11 @@ static bool signs(X509 *issuer, X509 *subject)
 }
 
 /* Find ASK/ASVK and ARK for signer; *ret_* borrowed. */
-static int find_chain(X509 *signer, bool vlek, STACK_OF(X509) *host_certs,
+static int find_chain(X509 *signer, bool vlek, STACK_OF(X509) * host_certs,
 		      const struct snp_roots *roots, X509 **ret_ask, X509 **ret_ark,
 		      struct kagi_err *reterr)
 {
-	STACK_OF(X509) *pools[2] = { roots->intermediates, host_certs };
+	STACK_OF(X509) * pools[2] = { roots->intermediates, host_certs };
 	char cn[128], issuer[256];
 	bool found_ask = false, name_match = false;
 
@@ -328,7 +329,8 @@ static int find_chain(X509 *signer, bool vlek, STACK_OF(X509) *host_certs,
 			X509 *ask = sk_X509_value(pools[p], i);
 			bool is_asvk;
 
-			if (!X509_NAME_cmp(X509_get_issuer_name(signer), X509_get_subject_name(ask)))
+			if (!X509_NAME_cmp(X509_get_issuer_name(signer),
+					   X509_get_subject_name(ask)))
 				name_match = true;
 			if (!signs(ask, signer))
 				continue;
@@ -338,8 +340,8 @@ static int find_chain(X509 *signer, bool vlek, STACK_OF(X509) *host_certs,
 						    KAGI_ERR_NO_OFFSET,
 						    "the %s is signed by '%s', but a %s must be "
 						    "signed by an %s",
-						    vlek ? "VLEK" : "VCEK", cn, vlek ? "VLEK" : "VCEK",
-						    vlek ? "ASVK" : "ASK");
+						    vlek ? "VLEK" : "VCEK", cn,
+						    vlek ? "VLEK" : "VCEK", vlek ? "ASVK" : "ASK");
 			found_ask = true;
 			for (int j = 0; j < sk_X509_num(roots->arks); j++) {
 				X509 *ark = sk_X509_value(roots->arks, j);
@@ -424,8 +426,11 @@ static int check_tcb(const struct snp_report *rep, const struct snp_cert_claims 
 		const char *name;
 		int idx;
 		uint8_t val;
-	} comps[] = { { "fmc", 0, t.fmc }, { "bl", 1, t.bl },       { "tee", 2, t.tee },
-		      { "snp", 3, t.snp }, { "ucode", 8, t.ucode } };
+	} comps[] = { { "fmc", 0, t.fmc },
+		      { "bl", 1, t.bl },
+		      { "tee", 2, t.tee },
+		      { "snp", 3, t.snp },
+		      { "ucode", 8, t.ucode } };
 
 	for (size_t i = 0; i < ARRAY_SIZE(comps); i++) {
 		if (comps[i].idx == 0 && p != SNP_PRODUCT_TURIN)
@@ -445,7 +450,7 @@ static int check_tcb(const struct snp_report *rep, const struct snp_cert_claims 
 }
 
 int snp_verify_report(const struct snp_report *rep, const uint8_t *raw, X509 *signer,
-		      STACK_OF(X509) *host_certs, const struct snp_roots *roots,
+		      STACK_OF(X509) * host_certs, const struct snp_roots *roots,
 		      const struct snp_verify_opts *opts, struct snp_verify_result *ret,
 		      struct kagi_err *reterr)
 {
@@ -487,11 +492,13 @@ int snp_verify_report(const struct snp_report *rep, const uint8_t *raw, X509 *si
 	if (!vlek && (cl.hwid_len == 0 || cl.has_csp_id))
 		return kagi_err_set(reterr, -EKEYREJECTED, "cert.kind", KAGI_ERR_NO_OFFSET,
 				    "the report names a VCEK as signer, but the certificate is %s",
-				    cl.has_csp_id ? "a VLEK (it has a CSP id)" : "not a VCEK (no hwID)");
+				    cl.has_csp_id ? "a VLEK (it has a CSP id)"
+						  : "not a VCEK (no hwID)");
 	if (vlek && (cl.hwid_len != 0 || !cl.has_csp_id))
 		return kagi_err_set(reterr, -EKEYREJECTED, "cert.kind", KAGI_ERR_NO_OFFSET,
 				    "the report names a VLEK as signer, but the certificate is %s",
-				    cl.hwid_len ? "a VCEK (it has a hwID)" : "not a VLEK (no CSP id)");
+				    cl.hwid_len ? "a VCEK (it has a hwID)"
+						: "not a VLEK (no CSP id)");
 
 	r = find_chain(signer, vlek, host_certs, roots, &ask, &ark, reterr);
 	if (r < 0)
@@ -549,7 +556,7 @@ int snp_verify_report(const struct snp_report *rep, const uint8_t *raw, X509 *si
 	return 0;
 }
 
-int snp_verify_cert_chain(X509 *signer, STACK_OF(X509) *host_certs, const struct snp_roots *roots,
+int snp_verify_cert_chain(X509 *signer, STACK_OF(X509) * host_certs, const struct snp_roots *roots,
 			  time_t at, struct snp_verify_result *ret, struct kagi_err *reterr)
 {
 	struct snp_cert_claims cl;

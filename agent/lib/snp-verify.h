@@ -21,8 +21,8 @@
 #include "snp-report.h"
 
 struct snp_roots {
-	STACK_OF(X509) *arks;          /* trust anchors */
-	STACK_OF(X509) *intermediates; /* ASK / ASVK candidates */
+	STACK_OF(X509) * arks;          /* trust anchors */
+	STACK_OF(X509) * intermediates; /* ASK / ASVK candidates */
 };
 
 /* Every *.pem / *.crt / *.cer file in dir (and in its direct subdirectories). */
@@ -47,8 +47,8 @@ struct snp_cert_claims {
 int snp_cert_claims_get(X509 *cert, struct snp_cert_claims *ret, struct kagi_err *reterr);
 
 struct snp_verify_opts {
-	time_t at;                 /* check time; 0 = now */
-	enum snp_product product;  /* SNP_PRODUCT_UNKNOWN = work it out */
+	time_t at;                /* check time; 0 = now */
+	enum snp_product product; /* SNP_PRODUCT_UNKNOWN = work it out */
 };
 
 struct snp_verify_result {
@@ -64,12 +64,12 @@ struct snp_verify_result {
  * TCB, hwID equal to CHIP_ID (VCEK), and the ECDSA P-384 signature over bytes 0..0x29f.
  */
 int snp_verify_report(const struct snp_report *rep, const uint8_t *raw, X509 *signer,
-		      STACK_OF(X509) *host_certs, const struct snp_roots *roots,
+		      STACK_OF(X509) * host_certs, const struct snp_roots *roots,
 		      const struct snp_verify_opts *opts, struct snp_verify_result *ret,
 		      struct kagi_err *reterr);
 
 /* Only the certificate chain of a VCEK/VLEK: ARK -> ASK/ASVK -> signer, validity at `at`. */
-int snp_verify_cert_chain(X509 *signer, STACK_OF(X509) *host_certs, const struct snp_roots *roots,
+int snp_verify_cert_chain(X509 *signer, STACK_OF(X509) * host_certs, const struct snp_roots *roots,
 			  time_t at, struct snp_verify_result *ret, struct kagi_err *reterr);
 
 #endif

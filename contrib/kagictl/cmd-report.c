@@ -36,7 +36,8 @@ static int load_report(const char *path, uint8_t **raw, struct snp_report *rep)
 	if (load("report", path, KAGICTL_MAX_INPUT, raw, &len) < 0)
 		return -1;
 	if (snp_report_decode(*raw, len, rep, &e) < 0) {
-		fprintf(stderr, "kagictl: report '%s': %s\n", path, kagi_err_str(&e, msg, sizeof(msg)));
+		fprintf(stderr, "kagictl: report '%s': %s\n", path,
+			kagi_err_str(&e, msg, sizeof(msg)));
 		free(*raw);
 		*raw = NULL;
 		return -1;
@@ -64,8 +65,9 @@ static int report_show(int argc, char **argv)
 		case 'p':
 			p = snp_product_from_name(optarg);
 			if (!p) {
-				fprintf(stderr, "kagictl: --product: unknown product '%s' (Milan, "
-						"Genoa, Turin)\n",
+				fprintf(stderr,
+					"kagictl: --product: unknown product '%s' (Milan, "
+					"Genoa, Turin)\n",
 					optarg);
 				return KAGICTL_USAGE;
 			}
@@ -150,7 +152,8 @@ static void verify_usage(FILE *f)
 	      "  --certs-from-aux FILE certificate table from the extended report (auxblob)\n"
 	      "  --chain PEM           trust exactly the ARK(s) in this PEM (plus its ASK/ASVK)\n"
 	      "  --amd-roots DIR       trust AMD's ARKs in DIR (default: " KAGI_AMD_ROOTS_DIR ")\n"
-	      "  --at TIME             check certificate validity at TIME, e.g. 2025-08-01T00:00:00Z\n"
+	      "  --at TIME             check certificate validity at TIME, e.g. "
+	      "2025-08-01T00:00:00Z\n"
 	      "  --policy FILE         also check the owner's policy (JSON, see kagictl(1))\n",
 	      f);
 }
@@ -162,7 +165,7 @@ struct verify_args {
 };
 
 static int verify_inputs(const struct verify_args *a, struct snp_report *rep, uint8_t **raw,
-			 X509 **signer, STACK_OF(X509) *host, struct snp_roots *roots,
+			 X509 **signer, STACK_OF(X509) * host, struct snp_roots *roots,
 			 struct snp_policy *pol, bool *has_pol)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -282,8 +285,9 @@ static int report_verify(int argc, char **argv)
 			break;
 		case 't':
 			if (parse_time(optarg, &a.at) < 0) {
-				fprintf(stderr, "kagictl: --at: '%s' is not a time like "
-						"2025-08-01T00:00:00Z\n",
+				fprintf(stderr,
+					"kagictl: --at: '%s' is not a time like "
+					"2025-08-01T00:00:00Z\n",
 					optarg);
 				goto out;
 			}
@@ -407,6 +411,7 @@ int cmd_report(int argc, char **argv)
 		return report_verify_cert(argc, argv);
 	if (streq(argv[0], "certs"))
 		return report_certs(argc, argv);
-	fprintf(stderr, "kagictl: unknown verb 'report %s' (show, verify, verify-cert, certs)\n", argv[0]);
+	fprintf(stderr, "kagictl: unknown verb 'report %s' (show, verify, verify-cert, certs)\n",
+		argv[0]);
 	return KAGICTL_USAGE;
 }
