@@ -148,6 +148,32 @@ int sev_guest_validate_request(const uint8_t *user_data, size_t user_data_len, u
 	return 0;
 }
 
+int sev_guest_read_vmpl(const char *path, unsigned *ret, struct kagi_err *reterr)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	char text[16];
+	size_t len;
+	uint64_t v;
+	int r;
+
+	if (!path)
+		path = SEV_GUEST_VMPL_SYSFS;
+	r = read_file(path, sizeof(text) - 1, &buf, &len);
+	if (r < 0)
+		return kagi_err_set(reterr, r, "sev_guest.vmpl", KAGI_ERR_NO_OFFSET,
+				    "reading '%s' failed: %s", path, strerror(-r));
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	memcpy(text, buf, len);
+	text[len] = '\0';
+	if (parse_u64(text, &v) < 0 || v > SEV_GUEST_VMPL_MAX)
+		return kagi_err_set(reterr, -EBADMSG, "sev_guest.vmpl", KAGI_ERR_NO_OFFSET,
+				    "'%s' holds '%s', expected a VMPL 0..%d", path, text,
+				    SEV_GUEST_VMPL_MAX);
+	*ret = (unsigned)v;
+	return 0;
+}
+
 void sev_guest_result_done(struct sev_guest_result *r)
 {
 	if (!r)
@@ -270,12 +296,12 @@ int sev_guest_get_report(const char *dev, const uint8_t *user_data, size_t user_
 			size_t need = ext.certs_len;
 
 			if (need == 0 || need % SEV_GUEST_PAGE_SIZE || need > SEV_GUEST_CERTS_MAX)
-				return kagi_err_set(reterr, -E2BIG, "sev_guest.certs_len",
-						    KAGI_ERR_NO_OFFSET,
-						    "the host needs a %zu-byte certificate buffer, "
-						    "expected a multiple of %d up to %d (the driver "
-						    "limit); fetch the certificates from the AMD KDS",
-						    need, SEV_GUEST_PAGE_SIZE, SEV_GUEST_CERTS_MAX);
+				return kagi_err_set(
+					reterr, -E2BIG, "sev_guest.certs_len", KAGI_ERR_NO_OFFSET,
+					"the host needs a %zu-byte certificate buffer, "
+					"expected a multiple of %d up to %d (the driver "
+					"limit); fetch the certificates from the AMD KDS",
+					need, SEV_GUEST_PAGE_SIZE, SEV_GUEST_CERTS_MAX);
 			certs_len = need;
 			continue;
 		}

@@ -22,6 +22,8 @@
 #include "lib/err.h"
 
 #define SEV_GUEST_DEVICE "/dev/sev-guest"
+/* The VMPL the guest kernel runs at (Linux >= 6.9 with SVSM support; absent = VMPL 0). */
+#define SEV_GUEST_VMPL_SYSFS "/sys/devices/system/cpu/sev/vmpl"
 
 #define SEV_GUEST_USER_DATA_SIZE 64
 #define SEV_GUEST_VMPL_MAX       3
@@ -94,6 +96,12 @@ int sev_guest_get_report(const char *dev, const uint8_t *user_data, size_t user_
 			 unsigned vmpl, bool extended, struct sev_guest_result *ret,
 			 struct kagi_err *reterr);
 void sev_guest_result_done(struct sev_guest_result *r);
+
+/*
+ * The VMPL this guest runs at, from sysfs (path NULL = SEV_GUEST_VMPL_SYSFS): 0 and *ret set,
+ * -ENOENT if the kernel does not expose it (kernels without SVSM support only run at VMPL 0).
+ */
+int sev_guest_read_vmpl(const char *path, unsigned *ret, struct kagi_err *reterr);
 
 /* Input checks done before any device access (exported for the tests). */
 int sev_guest_validate_request(const uint8_t *user_data, size_t user_data_len, unsigned vmpl,

@@ -18,15 +18,15 @@
 
 #include "lib/err.h"
 
-#define TPM_DEFAULT_TCTI     "device:/dev/tpmrm0"
-#define TPM_EVENTLOG_PATH    "/sys/kernel/security/tpm0/binary_bios_measurements"
-#define TPM_EVENTLOG_MAX     (1024 * 1024)
+#define TPM_DEFAULT_TCTI       "device:/dev/tpmrm0"
+#define TPM_EVENTLOG_PATH      "/sys/kernel/security/tpm0/binary_bios_measurements"
+#define TPM_EVENTLOG_MAX       (1024 * 1024)
 #define TPM_EK_RSA_PUBLIC_SIZE 314 /* marshaled L-1 TPMT_PUBLIC */
 #define TPM_EK_ECC_PUBLIC_SIZE 122 /* marshaled L-2 TPMT_PUBLIC */
-#define TPM_EK_ATTRIBUTES    0x000300B2u
-#define TPM_AK_ATTRIBUTES    0x00050072u
-#define TPM_PCR_MAX          24
-#define TPM_PCR_BANKS_MAX    8
+#define TPM_EK_ATTRIBUTES      0x000300B2u
+#define TPM_AK_ATTRIBUTES      0x00050072u
+#define TPM_PCR_MAX            24
+#define TPM_PCR_BANKS_MAX      8
 
 struct kagi_tpm;
 
@@ -96,8 +96,7 @@ int tpm_ak_name(struct kagi_tpm *t, TPM2B_NAME *ret, struct kagi_err *reterr);
 /* Marshal a TPMT_PUBLIC / TPMT_SIGNATURE into a new buffer. */
 int tpm_public_marshal(const TPMT_PUBLIC *pub, uint8_t **ret, size_t *ret_len,
 		       struct kagi_err *reterr);
-int tpm_public_unmarshal(const uint8_t *buf, size_t len, TPMT_PUBLIC *ret,
-			 struct kagi_err *reterr);
+int tpm_public_unmarshal(const uint8_t *buf, size_t len, TPMT_PUBLIC *ret, struct kagi_err *reterr);
 
 /*
  * TPM2_Quote with the loaded AK over sel, qualifying data up to 64 bytes. *ret_attest = the

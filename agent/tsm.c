@@ -144,11 +144,11 @@ int tsm_request_validate(const struct tsm_request *req, struct kagi_err *reterr)
 		size_t n = strlen(req->service_provider);
 
 		if (n == 0 || n > 64 || strpbrk(req->service_provider, "\n\r\t /"))
-			return kagi_err_set(reterr, -EINVAL, "tsm.request.service_provider",
-					    KAGI_ERR_NO_OFFSET,
-					    "service provider '%.64s' is not a plain name (expected "
-					    "e.g. '%s')",
-					    req->service_provider, TSM_SERVICE_PROVIDER_SVSM);
+			return kagi_err_set(
+				reterr, -EINVAL, "tsm.request.service_provider", KAGI_ERR_NO_OFFSET,
+				"service provider '%.64s' is not a plain name (expected "
+				"e.g. '%s')",
+				req->service_provider, TSM_SERVICE_PROVIDER_SVSM);
 		if (!req->service_guid)
 			return kagi_err_set(reterr, -EINVAL, "tsm.request.service_guid",
 					    KAGI_ERR_NO_OFFSET,
@@ -253,10 +253,11 @@ static int write_text_attr(const char *dir, const char *attr, const char *value,
 	}
 	if ((size_t)n != len) {
 		close(fd);
-		return kagi_err_set(reterr, -EIO, "tsm.write", KAGI_ERR_NO_OFFSET,
-				    "writing '%s' to '%s' stored %zd of %zu bytes (configfs needs the "
-				    "whole value in one write)",
-				    value, p, n, len);
+		return kagi_err_set(
+			reterr, -EIO, "tsm.write", KAGI_ERR_NO_OFFSET,
+			"writing '%s' to '%s' stored %zd of %zu bytes (configfs needs the "
+			"whole value in one write)",
+			value, p, n, len);
 	}
 	if (close(fd) < 0) {
 		r = errno_or(-EIO);
@@ -395,7 +396,8 @@ static void random_suffix(char *out, size_t len)
 		uint64_t v;
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		v = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)++counter << 56);
+		v = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+		    ((uint64_t)++counter << 56);
 		memcpy(rnd, &v, sizeof(rnd));
 	}
 	if (len >= 2 * sizeof(rnd) + 1)
@@ -523,17 +525,18 @@ static int attempt(const char *root, const char *dir, const struct tsm_request *
 
 	if (service) {
 		if (!info.has_service_provider || !info.has_manifestblob)
-			return kagi_err_set(reterr, -EOPNOTSUPP, "tsm.service_provider",
-					    KAGI_ERR_NO_OFFSET,
-					    "provider '%s' exposes no service_provider/manifestblob: "
-					    "the guest does not run under an SVSM (VMPL 0) or the "
-					    "kernel is older than 6.10",
-					    info.provider);
+			return kagi_err_set(
+				reterr, -EOPNOTSUPP, "tsm.service_provider", KAGI_ERR_NO_OFFSET,
+				"provider '%s' exposes no service_provider/manifestblob: "
+				"the guest does not run under an SVSM (VMPL 0) or the "
+				"kernel is older than 6.10",
+				info.provider);
 		if (req->set_manifest_version && !attr_exists(dir, "service_manifest_version"))
-			return kagi_err_set(reterr, -EOPNOTSUPP, "tsm.service_manifest_version",
-					    KAGI_ERR_NO_OFFSET,
-					    "provider '%s' has no service_manifest_version attribute",
-					    info.provider);
+			return kagi_err_set(
+				reterr, -EOPNOTSUPP, "tsm.service_manifest_version",
+				KAGI_ERR_NO_OFFSET,
+				"provider '%s' has no service_manifest_version attribute",
+				info.provider);
 	}
 	if (req->set_privlevel) {
 		write_privlevel = true;
@@ -544,14 +547,15 @@ static int attempt(const char *root, const char *dir, const struct tsm_request *
 	}
 	if (write_privlevel) {
 		if (!info.has_privlevel)
-			return kagi_err_set(reterr, -EOPNOTSUPP, "tsm.privlevel",
-					    KAGI_ERR_NO_OFFSET,
-					    "provider '%s' has no privlevel attribute", info.provider);
+			return kagi_err_set(
+				reterr, -EOPNOTSUPP, "tsm.privlevel", KAGI_ERR_NO_OFFSET,
+				"provider '%s' has no privlevel attribute", info.provider);
 		if (info.has_privlevel_floor && privlevel < info.privlevel_floor)
-			return kagi_err_set(reterr, -EINVAL, "tsm.privlevel", KAGI_ERR_NO_OFFSET,
-					    "requested privlevel %u is below privlevel_floor %u (the "
-					    "guest runs at VMPL %u)",
-					    privlevel, info.privlevel_floor, info.privlevel_floor);
+			return kagi_err_set(
+				reterr, -EINVAL, "tsm.privlevel", KAGI_ERR_NO_OFFSET,
+				"requested privlevel %u is below privlevel_floor %u (the "
+				"guest runs at VMPL %u)",
+				privlevel, info.privlevel_floor, info.privlevel_floor);
 	}
 
 	r = read_generation(dir, &res.generation_before, reterr);
@@ -613,12 +617,12 @@ static int attempt(const char *root, const char *dir, const struct tsm_request *
 
 	expected = res.generation_before + res.writes;
 	if (res.generation_after != expected) {
-		r = kagi_err_set(reterr, -EAGAIN, "tsm.generation", KAGI_ERR_NO_OFFSET,
-				 "configfs-tsm generation changed from %llu to %llu, expected %llu: "
-				 "another writer interfered or an attribute write was dropped",
-				 (unsigned long long)res.generation_before,
-				 (unsigned long long)res.generation_after,
-				 (unsigned long long)expected);
+		r = kagi_err_set(
+			reterr, -EAGAIN, "tsm.generation", KAGI_ERR_NO_OFFSET,
+			"configfs-tsm generation changed from %llu to %llu, expected %llu: "
+			"another writer interfered or an attribute write was dropped",
+			(unsigned long long)res.generation_before,
+			(unsigned long long)res.generation_after, (unsigned long long)expected);
 		r = ATTEMPT_RETRY;
 		goto fail;
 	}

@@ -16,11 +16,11 @@
 
 #include "lib/err.h"
 
-#define TSM_REPORT_ROOT  "/sys/kernel/config/tsm/report"
-#define TSM_INBLOB_SIZE  64          /* sev_guest and tdx_guest require exactly 64 bytes */
-#define TSM_BLOB_MAX     (64 * 1024) /* cap on outblob/auxblob/manifestblob reads */
-#define TSM_PRIVLEVEL_MAX 3          /* SNP VMPLs 0..3 */
-#define TSM_MAX_ATTEMPTS 3           /* whole sequence, on a generation mismatch only */
+#define TSM_REPORT_ROOT   "/sys/kernel/config/tsm/report"
+#define TSM_INBLOB_SIZE   64          /* sev_guest and tdx_guest require exactly 64 bytes */
+#define TSM_BLOB_MAX      (64 * 1024) /* cap on outblob/auxblob/manifestblob reads */
+#define TSM_PRIVLEVEL_MAX 3           /* SNP VMPLs 0..3 */
+#define TSM_MAX_ATTEMPTS  3           /* whole sequence, on a generation mismatch only */
 
 /* SVSM (COCONUT) vTPM service, shared/spec 5.1 */
 #define TSM_SERVICE_PROVIDER_SVSM "svsm"

@@ -131,8 +131,8 @@ struct eventlog {
 	struct eventlog_bank banks[EVENTLOG_MAX_BANKS];
 	size_t nevents;
 	struct eventlog_event *events;
-	size_t end;           /* offset where the records end */
-	size_t trailing_len;  /* bytes after `end` (padding) */
+	size_t end;          /* offset where the records end */
+	size_t trailing_len; /* bytes after `end` (padding) */
 };
 
 /*
@@ -166,22 +166,21 @@ const struct eventlog_digest *eventlog_event_digest(const struct eventlog_event 
 struct eventlog_bank_pcrs {
 	uint16_t alg;
 	uint16_t size;
-	bool available;                     /* false: no hash implementation, values unset */
-	size_t nmissing;                    /* replayed events without a digest for this bank */
-	bool extended[EVENTLOG_NUM_PCRS];   /* at least one event extended this PCR */
+	bool available;                   /* false: no hash implementation, values unset */
+	size_t nmissing;                  /* replayed events without a digest for this bank */
+	bool extended[EVENTLOG_NUM_PCRS]; /* at least one event extended this PCR */
 	uint8_t value[EVENTLOG_NUM_PCRS][EVENTLOG_MAX_DIGEST_SIZE];
 };
 
 struct eventlog_pcrs {
 	size_t nbanks;
 	struct eventlog_bank_pcrs bank[EVENTLOG_MAX_BANKS];
-	uint8_t locality;     /* start locality applied to PCR 0: 0, a StartupLocality, or 4 */
-	bool hcrtm;           /* an H-CRTM event was seen */
-	size_t nskipped;      /* events not replayed because their index is above 23 */
+	uint8_t locality; /* start locality applied to PCR 0: 0, a StartupLocality, or 4 */
+	bool hcrtm;       /* an H-CRTM event was seen */
+	size_t nskipped;  /* events not replayed because their index is above 23 */
 };
 
-int eventlog_replay(const struct eventlog *log, struct eventlog_pcrs *ret,
-		    struct kagi_err *reterr);
+int eventlog_replay(const struct eventlog *log, struct eventlog_pcrs *ret, struct kagi_err *reterr);
 /* The replayed value (`size` bytes of the bank) or NULL (no such bank, bank unavailable,
  * pcr > 23). */
 const uint8_t *eventlog_pcrs_get(const struct eventlog_pcrs *p, uint16_t alg, unsigned pcr);
@@ -210,6 +209,7 @@ struct eventlog_image_load { /* UEFI_IMAGE_LOAD_EVENT */
 	uint64_t link_address;
 	uint64_t device_path_len;
 	const uint8_t *device_path;
+	size_t trailing; /* bytes after the device path */
 };
 int eventlog_image_load_decode(const uint8_t *buf, size_t len, struct eventlog_image_load *ret,
 			       struct kagi_err *reterr);
@@ -222,7 +222,7 @@ struct eventlog_tagged { /* TCG_PCClientTaggedEvent */
 int eventlog_tagged_decode(const uint8_t *buf, size_t len, struct eventlog_tagged *ret,
 			   struct kagi_err *reterr);
 
-struct eventlog_blob { /* UEFI_PLATFORM_FIRMWARE_BLOB and BLOB2 */
+struct eventlog_blob {       /* UEFI_PLATFORM_FIRMWARE_BLOB and BLOB2 */
 	const uint8_t *desc; /* BLOB2 only */
 	uint8_t desc_len;
 	uint64_t base;

@@ -185,7 +185,8 @@ int snp_policy_from_json(json_object *o, struct snp_policy *ret, struct kagi_err
 			for (size_t i = 0; i < json_object_array_length(v) && r >= 0; i++) {
 				r = get_uint(json_object_array_get_idx(v, i), "policy.vmpls", 3, &n,
 					     reterr);
-				pol.vmpl_mask |= 1U << n;
+				if (r >= 0)
+					pol.vmpl_mask |= 1U << n;
 			}
 		} else if (streq(key, "platform_info_required"))
 			r = get_uint(v, "policy.platform_info_required", UINT64_MAX,

@@ -25,13 +25,13 @@
 #include "err.h"
 
 /* PCR indices 0..TPM_PCR_MAX-1 (TPM2_MAX_PCRS, i.e. up to 4 bytes of pcrSelect). */
-#define TPM_PCR_MAX       TPM2_MAX_PCRS
+#define TPM_PCR_MAX TPM2_MAX_PCRS
 /* At most this many banks in one struct tpm_pcr_values. */
 #define TPM_PCR_BANKS_MAX 8
 /* Largest digest kagi knows (SHA-512, SHA3-512). */
-#define TPM_DIGEST_MAX    64
+#define TPM_DIGEST_MAX 64
 /* A Name: nameAlg (u16 BE) followed by its digest. */
-#define TPM_NAME_MAX      (2 + TPM_DIGEST_MAX)
+#define TPM_NAME_MAX (2 + TPM_DIGEST_MAX)
 /* The smallest RSA AK modulus accepted. */
 #define TPM_AK_RSA_MIN_BITS 2048
 
