@@ -30,7 +30,18 @@ int kagi_err_prefix(struct kagi_err *e, int r, const char *fmt, ...)
 	vsnprintf(pre, sizeof(pre), fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", pre, old);
+	old[sizeof(old) - 1] = '\0';
+	/* "pre: old", truncated to fit; built by hand so no format can be cut in the middle */
+	{
+		size_t pl = strnlen(pre, sizeof(e->msg) - 3), ol = strlen(old);
+
+		memcpy(e->msg, pre, pl);
+		memcpy(e->msg + pl, ": ", 2);
+		if (ol > sizeof(e->msg) - pl - 3)
+			ol = sizeof(e->msg) - pl - 3;
+		memcpy(e->msg + pl + 2, old, ol);
+		e->msg[pl + 2 + ol] = '\0';
+	}
 	return r;
 }
 
