@@ -1532,11 +1532,19 @@ fail:
 /* ---------------------------------------------------------------------------------------- */
 /* Text rendering */
 
-/* Untrusted text goes to a terminal: replace control characters. */
+/* Untrusted text goes to a terminal: replace C0, DEL and (UTF-8 encoded) C1 controls. */
 static void print_safe(FILE *f, const char *s)
 {
-	for (; *s; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p; p++) {
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			fputc('?', f);
+			p++;
+		} else {
+			fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+		}
+	}
 }
 
 static void print_hex_capped(FILE *f, const uint8_t *p, size_t n, size_t cap)
