@@ -35,7 +35,7 @@ enum {
 };
 
 #define NONCE_MAX 64
-#define MSG_MAX   640
+#define MSG_MAX   1536
 #define PCR_ALL   0xffffffu
 
 struct opts {
@@ -545,6 +545,11 @@ static json_object *build_json(const struct opts *o, const struct snp_part *s,
 						       json_object_new_boolean(c->svsm_rd_ok));
 				json_object_object_add(jv, "vmpl0",
 						       json_object_new_boolean(c->svsm_vmpl0));
+				/* the three checks together: this TPM's EK is bound into a VMPL 0 report */
+				json_object_object_add(
+					jv, "vtpm_binding_valid",
+					json_object_new_boolean(c->manifest_matches_ek &&
+								c->svsm_rd_ok && c->svsm_vmpl0));
 			} else {
 				json_object_object_add(
 					jv, "report_error",
@@ -604,12 +609,33 @@ static void print_yesno(const char *what, bool v)
 	printf("  %s: %s\n", what, v ? "yes" : "NO");
 }
 
+/* The shared report printer, indented under its section. */
+static void print_report_indented(const struct snp_report *rep)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f) {
+		snp_report_print(stdout, rep, snp_report_product(rep));
+		return;
+	}
+	snp_report_print(f, rep, snp_report_product(rep));
+	fclose(f);
+	for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		printf("  %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+	}
+	free(text);
+}
+
 static void print_human(const struct opts *o, const struct snp_part *s, const struct snp_checks *c,
 			const struct tpm_part *p, const struct log_part *l)
 {
 	char hex[2 * NONCE_MAX + 1];
 
-	printf("nonce: %s (%zu bytes)\n", hex_encode(o->nonce, o->nonce_len, hex), o->nonce_len);
+	printf("nonce: %s (%zu byte%s)\n", hex_encode(o->nonce, o->nonce_len, hex), o->nonce_len,
+	       o->nonce_len == 1 ? "" : "s");
 	printf("  SNP REPORT_DATA = the nonce zero-padded to 64 bytes; TPM qualifying data = the "
 	       "nonce\n\n");
 
@@ -627,7 +653,7 @@ static void print_human(const struct opts *o, const struct snp_part *s, const st
 			printf(", VMPL %u requested", s->vmpl);
 		printf("\n");
 		if (c->report_ok) {
-			snp_report_print(stdout, &c->rep, snp_report_product(&c->rep));
+			print_report_indented(&c->rep);
 			print_yesno("report_data matches the nonce", c->rd_matches);
 		} else {
 			printf("  report (%zu bytes) does not decode: %s\n", s->report_len,
@@ -652,17 +678,23 @@ static void print_human(const struct opts *o, const struct snp_part *s, const st
 			printf("  SVSM vTPM attestation: not collected: %s\n", s->svsm_error);
 		} else {
 			printf("  SVSM vTPM attestation (service %s):\n", TSM_SVSM_VTPM_GUID);
-			printf("  manifest: %zu bytes\n", s->manifest_len);
-			print_yesno("manifest equals the TPM's L-1 EK TPMT_PUBLIC",
+			printf("    manifest: %zu bytes\n", s->manifest_len);
+			print_yesno("  manifest equals the TPM's L-1 EK TPMT_PUBLIC",
 				    c->manifest_matches_ek);
 			if (c->svsm_report_ok) {
-				print_yesno("report_data == SHA-512(nonce64 || manifest)",
+				print_yesno("  report_data == SHA-512(nonce64 || manifest)",
 					    c->svsm_rd_ok);
-				printf("  report VMPL: %u (%s)\n", c->svsm_rep.vmpl,
+				printf("    report VMPL: %u (%s)\n", c->svsm_rep.vmpl,
 				       c->svsm_vmpl0 ? "0: produced by the SVSM"
 						     : "NOT 0: the binding is not trustworthy");
+				printf("  vTPM binding (EK in a VMPL 0 report for this nonce): "
+				       "%s\n",
+				       c->manifest_matches_ek && c->svsm_rd_ok && c->svsm_vmpl0
+					       ? "valid"
+					       : "NOT VALID");
 			} else {
-				printf("  SVSM report does not decode: %s\n", c->svsm_report_error);
+				printf("    SVSM report does not decode: %s\n",
+				       c->svsm_report_error);
 			}
 		}
 	}
@@ -715,15 +747,10 @@ static void print_human(const struct opts *o, const struct snp_part *s, const st
 
 /* --- out-dir ------------------------------------------------------------------------------- */
 
-static int write_out(const char *dir, const char *name, const void *buf, size_t len)
+static int write_path(const char *path, const void *buf, size_t len)
 {
-	char path[4096];
 	int fd, r;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
-		log_error("output path '%s/%s' is too long", dir, name);
-		return -ENAMETOOLONG;
-	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		r = -errno;
@@ -736,6 +763,17 @@ static int write_out(const char *dir, const char *name, const void *buf, size_t 
 	if (r < 0)
 		log_error("writing '%s' failed: %s", path, strerror(-r));
 	return r;
+}
+
+static int write_out(const char *dir, const char *name, const void *buf, size_t len)
+{
+	char path[4096];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
+		log_error("output path '%s/%s' is too long", dir, name);
+		return -ENAMETOOLONG;
+	}
+	return write_path(path, buf, len);
 }
 
 static int write_out_dir(const struct opts *o, const struct snp_part *s, const struct tpm_part *p,
@@ -1000,25 +1038,25 @@ int cmd_collect(int argc, char **argv)
 		return 0;
 	if (r < 0) {
 		if (r == -EINVAL)
-			collect_usage(stderr);
+			fputs("Try 'kagi collect --help'.\n", stderr);
 		return r == -EINVAL ? EXIT_USAGE : EXIT_NOTHING;
 	}
 
-	if (!o.no_tpm) {
+	if (!o.no_tpm)
 		collect_tpm(&o, &p);
-		if (!p.collected)
+	if (!o.no_tpm || o.eventlog_given)
+		collect_eventlog(&o, &l);
+	if (!o.no_snp)
+		collect_snp(&o, p.ek != NULL, &s);
+	if (o.json) {
+		/* stdout is the JSON document; say what is missing on stderr too */
+		if (!o.no_tpm && !p.collected)
 			log_warn("no TPM evidence: %s", p.error);
 		else if (p.error[0])
 			log_warn("TPM evidence incomplete: %s", p.error);
-	}
-	if (!o.no_tpm || o.eventlog_given) {
-		collect_eventlog(&o, &l);
-		if (!l.collected)
+		if (l.tried && !l.collected)
 			log_warn("no event log: %s", l.error);
-	}
-	if (!o.no_snp) {
-		collect_snp(&o, p.ek != NULL, &s);
-		if (!s.collected)
+		if (!o.no_snp && !s.collected)
 			log_warn("%s", s.error);
 		else if (s.svsm_present && !s.svsm_collected)
 			log_warn("SVSM vTPM attestation not collected: %s", s.svsm_error);
@@ -1062,11 +1100,13 @@ out:
 
 static void tpm_debug_usage(FILE *f)
 {
-	fputs("Usage: kagi tpm-debug extend --tcti CONF --pcr N --data-hex HEX\n"
+	fputs("Usage: kagi tpm-debug ek --tcti CONF --type rsa|ecc --out FILE\n"
+	      "       kagi tpm-debug extend --tcti CONF --pcr N --data-hex HEX\n"
 	      "       kagi tpm-debug activate --tcti CONF --ak-public FILE --ak-private FILE\n"
 	      "                               --blob FILE --secret FILE --expect FILE\n"
 	      "\n"
-	      "Test helpers. 'activate' recreates the L-1 EK, loads the AK (ak.tpmt, ak.priv as\n"
+	      "Test helpers. 'ek' writes the marshaled TPMT_PUBLIC of the L-1 (rsa) or L-2 (ecc)\n"
+	      "EK. 'activate' recreates the L-1 EK, loads the AK (ak.tpmt, ak.priv as\n"
 	      "written by 'kagi collect --out-dir'), runs ActivateCredential with the marshaled\n"
 	      "TPM2B_ID_OBJECT and TPM2B_ENCRYPTED_SECRET and compares the credential with the\n"
 	      "bytes in --expect (exit 0 equal, 1 different or failed). The credential is never\n"
@@ -1098,6 +1138,39 @@ static int debug_extend(const char *tcti, const char *pcr_s, const char *hex)
 		return 1;
 	}
 	return 0;
+}
+
+/* Write the marshaled EK TPMT_PUBLIC (rsa: through the one-shot tpm_ek_public_marshaled()). */
+static int debug_ek(const char *tcti, const char *type, const char *out)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct kagi_err e = { 0 };
+	char ebuf[sizeof(e.msg) + 128];
+	size_t len = 0;
+	int r;
+
+	if (!out || !type || (!streq(type, "rsa") && !streq(type, "ecc"))) {
+		tpm_debug_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (streq(type, "rsa")) {
+		r = tpm_ek_public_marshaled(tcti, &buf, &len, &e);
+	} else {
+		struct kagi_tpm *t = NULL;
+		TPMT_PUBLIC pub;
+
+		r = tpm_open(tcti, &t, &e);
+		if (r >= 0)
+			r = tpm_ek_create(t, TPM_EK_ECC_P256, &pub, &e);
+		if (r >= 0)
+			r = tpm_public_marshal(&pub, &buf, &len, &e);
+		tpm_close(t);
+	}
+	if (r < 0) {
+		log_error("%s", kagi_err_str(&e, ebuf, sizeof(ebuf)));
+		return 1;
+	}
+	return write_path(out, buf, len) < 0 ? 1 : 0;
 }
 
 static int load_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len)
@@ -1197,7 +1270,7 @@ static int debug_activate(const char *tcti, const char *pub_f, const char *priv_
 int cmd_tpm_debug(int argc, char **argv)
 {
 	const char *tcti = TPM_DEFAULT_TCTI, *pcr = NULL, *data = NULL, *pub = NULL, *priv = NULL,
-		   *blob = NULL, *secret = NULL, *expect = NULL;
+		   *blob = NULL, *secret = NULL, *expect = NULL, *type = NULL, *out = NULL;
 	const char *action;
 
 	if (argc < 2) {
@@ -1232,11 +1305,17 @@ int cmd_tpm_debug(int argc, char **argv)
 			secret = v;
 		else if (streq(k, "--expect"))
 			expect = v;
+		else if (streq(k, "--type"))
+			type = v;
+		else if (streq(k, "--out"))
+			out = v;
 		else {
 			log_error("tpm-debug: unknown option '%s'", k);
 			return EXIT_USAGE;
 		}
 	}
+	if (streq(action, "ek"))
+		return debug_ek(tcti, type, out);
 	if (streq(action, "extend"))
 		return debug_extend(tcti, pcr, data);
 	if (streq(action, "activate"))

@@ -197,6 +197,13 @@ static int ioctl_failed(const char *dev, const char *op, int err,
 		hint = "; the response failed the sequence/type/AES-GCM checks";
 	else if (err == EIO)
 		hint = "; the kernel has probably wiped the VMPCK (no more reports until reboot)";
+	/* The driver copies exitinfo2 back only when it is non-zero. */
+	if (g->exitinfo2 == 0)
+		return kagi_err_set(
+			reterr, -err, "sev_guest.ioctl", KAGI_ERR_NO_OFFSET,
+			"%s on '%s' failed: %s: fw_error 0x0, vmm_error 0x0 (no firmware "
+			"or host error reported)%s",
+			op, dev, strerror(err), hint);
 	return kagi_err_set(reterr, -err, "sev_guest.ioctl", KAGI_ERR_NO_OFFSET,
 			    "%s on '%s' failed: %s: fw_error 0x%x (%s), vmm_error 0x%x (%s)%s", op,
 			    dev, strerror(err), g->fw_error, sev_guest_fw_error_str(g->fw_error),
