@@ -54,6 +54,7 @@
 #include "log.h"
 #include "snp-certs.h"
 #include "snp-report.h"
+#include "snp-verify.h"
 #include "tpm.h"
 #include "util.h"
 
@@ -67,15 +68,6 @@
 
 /* SVSM vTPM service GUID (spec 5.1) */
 static const char svsm_vtpm_guid[] = "c476f1eb-0123-45a5-9641-b4e7dde5bfe3";
-
-/* VCEK extensions (spec 4.2) */
-#define OID_AMD_PRODUCT_NAME "1.3.6.1.4.1.3704.1.2"
-#define OID_AMD_BL_SPL       "1.3.6.1.4.1.3704.1.3.1"
-#define OID_AMD_TEE_SPL      "1.3.6.1.4.1.3704.1.3.2"
-#define OID_AMD_SNP_SPL      "1.3.6.1.4.1.3704.1.3.3"
-#define OID_AMD_UCODE_SPL    "1.3.6.1.4.1.3704.1.3.8"
-#define OID_AMD_FMC_SPL      "1.3.6.1.4.1.3704.1.3.9"
-#define OID_AMD_HWID         "1.3.6.1.4.1.3704.1.4"
 
 enum attr_id {
 	ATTR_PROVIDER,
@@ -962,6 +954,7 @@ static const struct fuse_operations standin_ops = {
 static X509 *cert_load(const char *path)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
+	struct kagi_err e;
 	size_t len = 0;
 	X509 *x = NULL;
 	int r;
@@ -971,19 +964,8 @@ static X509 *cert_load(const char *path)
 		log_error("cannot read '%s': %s", path, strerror(-r));
 		return NULL;
 	}
-	if (len >= 10 && memcmp(buf, "-----BEGIN", 10) == 0) {
-		BIO *bio = BIO_new_mem_buf(buf, (int)len);
-
-		if (bio)
-			x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-		BIO_free(bio);
-	} else {
-		const unsigned char *p = buf;
-
-		x = d2i_X509(NULL, &p, (long)len);
-	}
-	if (!x)
-		log_error("'%s' is not a PEM or DER X.509 certificate", path);
+	if (snp_cert_load(buf, len, &x, &e) < 0)
+		log_error("'%s': %s", path, e.msg);
 	return x;
 }
 
@@ -1002,105 +984,6 @@ static int cert_der(X509 *x, uint8_t **ret, size_t *ret_len)
 	memcpy(*ret, der, (size_t)n);
 	*ret_len = (size_t)n;
 	OPENSSL_free(der);
-	return 0;
-}
-
-/* The extnValue bytes of the extension with that OID; -ENOENT if the cert has none. */
-static int cert_ext_value(X509 *x, const char *oid, const uint8_t **ret, size_t *ret_len)
-{
-	ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
-	const ASN1_OCTET_STRING *data;
-	X509_EXTENSION *ext;
-	int idx;
-
-	if (!obj)
-		return -EINVAL;
-	idx = X509_get_ext_by_OBJ(x, obj, -1);
-	ASN1_OBJECT_free(obj);
-	if (idx < 0)
-		return -ENOENT;
-	ext = X509_get_ext(x, idx);
-	data = X509_EXTENSION_get_data(ext);
-	*ret = ASN1_STRING_get0_data(data);
-	*ret_len = (size_t)ASN1_STRING_length(data);
-	return 0;
-}
-
-static int cert_ext_u8(X509 *x, const char *oid, uint8_t *ret)
-{
-	const uint8_t *p;
-	size_t len;
-	ASN1_INTEGER *ai;
-	long v;
-	int r;
-
-	r = cert_ext_value(x, oid, &p, &len);
-	if (r < 0)
-		return r;
-	ai = d2i_ASN1_INTEGER(NULL, &p, (long)len);
-	if (!ai)
-		return -EBADMSG;
-	v = ASN1_INTEGER_get(ai);
-	ASN1_INTEGER_free(ai);
-	if (v < 0 || v > 255)
-		return -ERANGE;
-	*ret = (uint8_t)v;
-	return 0;
-}
-
-static int cert_ext_product_name(X509 *x, char *out, size_t size)
-{
-	const uint8_t *p;
-	size_t len;
-	ASN1_IA5STRING *s;
-	int r, n;
-
-	r = cert_ext_value(x, OID_AMD_PRODUCT_NAME, &p, &len);
-	if (r < 0)
-		return r;
-	s = d2i_ASN1_IA5STRING(NULL, &p, (long)len);
-	if (!s)
-		return -EBADMSG;
-	n = ASN1_STRING_length(s);
-	if (n <= 0 || (size_t)n >= size) {
-		ASN1_IA5STRING_free(s);
-		return -EBADMSG;
-	}
-	memcpy(out, ASN1_STRING_get0_data(s), (size_t)n);
-	out[n] = '\0';
-	ASN1_IA5STRING_free(s);
-	return 0;
-}
-
-/* hwID: an OCTET STRING of 64 bytes (8 significant on Turin); old certs carry the raw bytes. */
-static int cert_ext_hwid(X509 *x, uint8_t out[64])
-{
-	const uint8_t *p, *q;
-	size_t len;
-	ASN1_OCTET_STRING *os;
-	int r;
-
-	r = cert_ext_value(x, OID_AMD_HWID, &p, &len);
-	if (r < 0)
-		return r;
-	q = p;
-	os = d2i_ASN1_OCTET_STRING(NULL, &q, (long)len);
-	if (os && q == p + len) {
-		int n = ASN1_STRING_length(os);
-
-		r = -EBADMSG;
-		if (n == 64 || n == 8) {
-			memset(out, 0, 64);
-			memcpy(out, ASN1_STRING_get0_data(os), (size_t)n);
-			r = 0;
-		}
-		ASN1_OCTET_STRING_free(os);
-		return r;
-	}
-	ASN1_OCTET_STRING_free(os);
-	if (len != 64)
-		return -EBADMSG;
-	memcpy(out, p, 64);
 	return 0;
 }
 
@@ -1279,6 +1162,8 @@ static int setup(const struct options *o)
 	_cleanup_free_ uint8_t *ark_der = NULL, *ask_der = NULL, *vcek_der = NULL;
 	size_t ark_len = 0, ask_len = 0, vcek_len = 0;
 	struct snp_tcb cert_tcb = { 0 };
+	struct snp_cert_claims claims;
+	struct kagi_err err;
 	char product_name[64] = "";
 	X509 *vcek = NULL, *ask = NULL, *ark = NULL;
 	uint64_t v;
@@ -1302,8 +1187,11 @@ static int setup(const struct options *o)
 			 o->vcek_key, o->vcek);
 
 	/* product: --product, else the VCEK productName */
-	if (cert_ext_product_name(vcek, product_name, sizeof(product_name)) < 0)
-		product_name[0] = '\0';
+	if (snp_cert_claims_get(vcek, &claims, &err) < 0) {
+		log_error("VCEK '%s': %s", o->vcek, err.msg);
+		goto out;
+	}
+	snprintf(product_name, sizeof(product_name), "%s", claims.product_name);
 	S.product = snp_product_from_name(o->product ? o->product : product_name);
 	if (S.product == SNP_PRODUCT_UNKNOWN) {
 		if (o->product) {
@@ -1337,13 +1225,14 @@ static int setup(const struct options *o)
 	}
 
 	/* TCB: the VCEK's, so REPORTED_TCB matches the certificate; --tcb overrides components */
-	if (cert_ext_u8(vcek, OID_AMD_BL_SPL, &cert_tcb.bl) < 0 ||
-	    cert_ext_u8(vcek, OID_AMD_TEE_SPL, &cert_tcb.tee) < 0 ||
-	    cert_ext_u8(vcek, OID_AMD_SNP_SPL, &cert_tcb.snp) < 0 ||
-	    cert_ext_u8(vcek, OID_AMD_UCODE_SPL, &cert_tcb.ucode) < 0)
+	if (!claims.has_tcb[1] || !claims.has_tcb[2] || !claims.has_tcb[3] || !claims.has_tcb[8])
 		log_warn("VCEK '%s' lacks TCB extensions; TCB defaults to 0 unless --tcb is given",
 			 o->vcek);
-	(void)cert_ext_u8(vcek, OID_AMD_FMC_SPL, &cert_tcb.fmc);
+	cert_tcb.fmc = (uint8_t)claims.tcb[0];
+	cert_tcb.bl = (uint8_t)claims.tcb[1];
+	cert_tcb.tee = (uint8_t)claims.tcb[2];
+	cert_tcb.snp = (uint8_t)claims.tcb[3];
+	cert_tcb.ucode = (uint8_t)claims.tcb[8];
 	S.tcb = cert_tcb;
 	if (o->tcb && parse_tcb_opt(o->tcb, &S.tcb) < 0) {
 		log_error("bad --tcb '%s' (expected bl=N,tee=N,snp=N,ucode=N[,fmc=N], N <= 255)",
@@ -1356,8 +1245,11 @@ static int setup(const struct options *o)
 			log_error("bad --chip-id: expected 128 hex digits");
 			goto out;
 		}
-	} else if (cert_ext_hwid(vcek, S.chip_id) < 0) {
-		log_warn("VCEK '%s' has no usable hwID; CHIP_ID is zero", o->vcek);
+	} else if (claims.hwid_len == 0) {
+		log_warn("VCEK '%s' has no hwID; CHIP_ID is zero", o->vcek);
+	} else {
+		memset(S.chip_id, 0, sizeof(S.chip_id));
+		memcpy(S.chip_id, claims.hwid, claims.hwid_len);
 	}
 
 	S.policy = 0x30000;
@@ -1443,9 +1335,9 @@ static int setup(const struct options *o)
 		log_warn("--tcti is only used with --vmpl-floor > 0, ignoring it");
 	if (S.vmpl_floor > 0) {
 		if (o->tcti) {
-			struct kagi_err err = { 0 };
 			char ebuf[600];
 
+			memset(&err, 0, sizeof(err));
 			r = tpm_ek_public_marshaled(o->tcti, &S.manifest, &S.manifest_len, &err);
 			if (r < 0) {
 				log_error("cannot read the EK of the TPM at '%s' for the vTPM "
