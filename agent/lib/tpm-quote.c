@@ -243,7 +243,9 @@ static int mu_fail(TSS2_RC rc, const uint8_t *buf, size_t len, size_t at, size_t
 	if (code == TSS2_BASE_RC_BAD_VALUE)
 		return kagi_err_set(reterr, -EBADMSG, what, base + at,
 				    "%s holds an invalid value (selector or size)", field);
-	return kagi_err_set(reterr, -EBADMSG, what, base + at, "%s: tss2-mu error 0x%x", field, rc);
+	/* e.g. TSS2_SYS_RC_MALFORMED_RESPONSE for a PCR selection count or sizeofSelect */
+	return kagi_err_set(reterr, -EBADMSG, what, base + at,
+			    "%s is malformed or out of range (tss2-mu 0x%x)", field, rc);
 }
 
 #define MU_STEP(call, what, field, max)                                                            \
@@ -387,6 +389,12 @@ int tpm_public_decode(const uint8_t *buf, size_t len, TPMT_PUBLIC *ret, struct k
 		/* The size prefix made TPM2B_PUBLIC the likelier reading: explain that one. */
 		if (sized)
 			return public_diagnose(buf + 2, len - 2, 2, reterr);
+		/* Not a type, and more than what follows: a TPM2B_PUBLIC cut short. */
+		if (len >= 2 && !public_type_known(get_be16(buf)) && get_be16(buf) > len - 2)
+			return kagi_err_set(reterr, -EBADMSG, "tpm.public.size", 0,
+					    "neither a TPMT_PUBLIC (type 0x%04x is unknown) nor a "
+					    "TPM2B_PUBLIC (size %u, but %zu bytes follow)",
+					    get_be16(buf), get_be16(buf), len - 2);
 		return public_diagnose(buf, len, 0, reterr);
 	}
 	if (off != len)

@@ -18,7 +18,12 @@ static void usage(FILE *f)
 	      "                [--chain PEM | --amd-roots DIR] [--at RFC3339] [--policy FILE]\n"
 	      "  eventlog show FILE [--json]\n"
 	      "  eventlog replay FILE [--json]\n"
-	      "  quote verify --attest FILE --sig FILE --ak FILE [--nonce HEX] [--pcrs FILE]\n"
+	      "  report verify-cert CERT [--chain PEM | --amd-roots DIR] [--at RFC3339]\n"
+	      "  report certs AUXBLOB\n"
+	      "  quote verify --attest FILE --sig FILE --ak FILE [--nonce HEX] [--pcrs FILE] "
+	      "[--json]\n"
+	      "  quote show [--attest] FILE [--json]\n"
+	      "  quote ak [--ak] FILE [--json]\n"
 	      "\n"
 	      "Exit status: 0 valid, 1 rejected, 2 usage or input error.\n"
 	      "See kagictl(1).\n",
