@@ -13,7 +13,7 @@ pkgs=(
 	libfuse3-dev asciidoctor
 	# tests
 	libcmocka-dev swtpm swtpm-tools tpm2-tools fuse3 cryptsetup-bin jq xxd openssl
-	python3 procps
+	python3 procps git util-linux
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -24,7 +24,7 @@ meson setup build-asan -Dwerror=true -Dsnp-standin=true -Db_sanitize=address,und
 ninja -C build-asan -j"$jobs"
 meson test -C build-asan --print-errorlogs "${suites[@]}"
 
-echo "== libFuzzer (clang, ASan+UBSan), ${KAGI_FUZZ_SECONDS:=20} s per target"
+echo "== libFuzzer (clang, ASan+UBSan), ${KAGI_FUZZ_SECONDS:=30} s per target"
 rm -rf build-fuzz
 CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dbuildtype=debug >/dev/null
@@ -38,4 +38,19 @@ else
 	echo "format: run clang-format -i on the files above" >&2
 	exit 1
 fi
-echo "== all tests passed"
+# One closing line over the three runs (meson tests; each TAP test counts once).
+python3 - build-ci build-asan build-fuzz <<'PY'
+import json, sys
+ok = bad = skipped = 0
+for d in sys.argv[1:]:
+    for line in open(d + "/meson-logs/testlog.json"):
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"):
+            ok += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            bad += 1
+print(f"kagi: {ok} passed, {bad} failed, {skipped} skipped")
+sys.exit(1 if bad else 0)
+PY
