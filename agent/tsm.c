@@ -188,13 +188,12 @@ static bool attr_exists(const char *dir, const char *attr)
 	return access(p, F_OK) == 0;
 }
 
-static int read_text_attr(const char *dir, const char *attr, char *out, size_t outlen,
-			  struct kagi_err *reterr)
+/* Any attribute: a fresh fd, read until EOF, at most max bytes. */
+static int read_attr(const char *dir, const char *attr, size_t max, uint8_t **ret, size_t *ret_len,
+		     struct kagi_err *reterr)
 {
-	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_close_ int fd = -1;
 	char p[PATH_MAX];
-	size_t len;
 	int r;
 
 	r = attr_path(p, sizeof(p), dir, attr, reterr);
@@ -207,16 +206,40 @@ static int read_text_attr(const char *dir, const char *attr, char *out, size_t o
 				    "opening '%s' failed: %s (%s)", p, strerror(-r),
 				    tsm_errno_hint(r, attr));
 	}
-	r = read_fd(fd, TSM_TEXT_MAX, &buf, &len);
+	r = read_fd(fd, max, ret, ret_len);
+	if (r == -EFBIG)
+		return kagi_err_set(reterr, r, "tsm.read", KAGI_ERR_NO_OFFSET,
+				    "'%s' is larger than %zu bytes", p, max);
 	if (r < 0)
 		return kagi_err_set(reterr, r, "tsm.read", KAGI_ERR_NO_OFFSET,
 				    "reading '%s' failed: %s (%s)", p, strerror(-r),
 				    tsm_errno_hint(r, attr));
+	return 0;
+}
+
+/* Blobs (outblob, auxblob, manifestblob): a fresh fd per retrieval, read until EOF. */
+static int read_blob_attr(const char *dir, const char *attr, uint8_t **ret, size_t *ret_len,
+			  struct kagi_err *reterr)
+{
+	return read_attr(dir, attr, TSM_BLOB_MAX, ret, ret_len, reterr);
+}
+
+static int read_text_attr(const char *dir, const char *attr, char *out, size_t outlen,
+			  struct kagi_err *reterr)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len;
+	int r;
+
+	r = read_attr(dir, attr, TSM_TEXT_MAX, &buf, &len, reterr);
+	if (r < 0)
+		return r;
 	if (len > 0 && buf[len - 1] == '\n')
 		len--;
 	if (memchr(buf, '\0', len) || len >= outlen)
 		return kagi_err_set(reterr, -EBADMSG, "tsm.read", KAGI_ERR_NO_OFFSET,
-				    "'%s' holds %zu bytes that are not a short text value", p, len);
+				    "'%s/%s' holds %zu bytes that are not a short text value", dir,
+				    attr, len);
 	memcpy(out, buf, len);
 	out[len] = '\0';
 	return 0;
@@ -298,35 +321,6 @@ static int write_bin_attr(const char *dir, const char *attr, const uint8_t *buf,
 				    "closing '%s' failed: %s (%s)", p, strerror(-r),
 				    tsm_errno_hint(r, attr));
 	}
-	return 0;
-}
-
-/* A fresh fd per blob, read until EOF. */
-static int read_blob_attr(const char *dir, const char *attr, uint8_t **ret, size_t *ret_len,
-			  struct kagi_err *reterr)
-{
-	_cleanup_close_ int fd = -1;
-	char p[PATH_MAX];
-	int r;
-
-	r = attr_path(p, sizeof(p), dir, attr, reterr);
-	if (r < 0)
-		return r;
-	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = errno_or(-EIO);
-		return kagi_err_set(reterr, r, "tsm.read", KAGI_ERR_NO_OFFSET,
-				    "opening '%s' failed: %s (%s)", p, strerror(-r),
-				    tsm_errno_hint(r, attr));
-	}
-	r = read_fd(fd, TSM_BLOB_MAX, ret, ret_len);
-	if (r == -EFBIG)
-		return kagi_err_set(reterr, r, "tsm.read", KAGI_ERR_NO_OFFSET,
-				    "'%s' is larger than %d bytes", p, TSM_BLOB_MAX);
-	if (r < 0)
-		return kagi_err_set(reterr, r, "tsm.read", KAGI_ERR_NO_OFFSET,
-				    "reading '%s' failed: %s (%s)", p, strerror(-r),
-				    tsm_errno_hint(r, attr));
 	return 0;
 }
 
