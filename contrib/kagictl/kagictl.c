@@ -24,6 +24,12 @@ static void usage(FILE *f)
 	      "[--json]\n"
 	      "  quote show [--attest] FILE [--json]\n"
 	      "  quote ak [--ak] FILE [--json]\n"
+	      "  key add (--config FILE | --store URL --kek URL) --volume UUID [--label TEXT]\n"
+	      "          (--key-stdin | --generate)\n"
+	      "  key list (--config FILE | --store URL --kek URL) [--json]\n"
+	      "  key revoke (--config FILE | --store URL --kek URL) --volume UUID\n"
+	      "  kek generate --file PATH\n"
+	      "  policy check FILE\n"
 	      "\n"
 	      "Exit status: 0 valid, 1 rejected, 2 usage or input error.\n"
 	      "See kagictl(1).\n",
@@ -61,6 +67,12 @@ int main(int argc, char **argv)
 		return cmd_eventlog(argc - i - 1, argv + i + 1);
 	if (streq(argv[i], "quote"))
 		return cmd_quote(argc - i - 1, argv + i + 1);
+	if (streq(argv[i], "key"))
+		return cmd_key(argc - i - 1, argv + i + 1);
+	if (streq(argv[i], "kek"))
+		return cmd_kek(argc - i - 1, argv + i + 1);
+	if (streq(argv[i], "policy"))
+		return cmd_policy(argc - i - 1, argv + i + 1);
 	fprintf(stderr, "kagictl: unknown command group '%s'\n", argv[i]);
 	usage(stderr);
 	return KAGICTL_USAGE;

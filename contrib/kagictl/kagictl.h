@@ -17,5 +17,8 @@ enum {
 int cmd_report(int argc, char **argv);
 int cmd_eventlog(int argc, char **argv);
 int cmd_quote(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_kek(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 #endif
