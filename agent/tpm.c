@@ -485,7 +485,7 @@ static int need_ak(struct kagi_tpm *t, struct kagi_err *reterr)
 {
 	if (t->ak == ESYS_TR_NONE)
 		return kagi_err_set(reterr, -EINVAL, "tpm.ak", KAGI_ERR_NO_OFFSET,
-				    "no AK loaded (call tpm_ak_create or tpm_ak_load first)");
+				    "no AK loaded (call tpm_ak_create or tpm_ak_reload first)");
 	return 0;
 }
 
@@ -557,8 +557,8 @@ int tpm_ak_private(struct kagi_tpm *t, TPM2B_PRIVATE *ret, struct kagi_err *rete
 	return 0;
 }
 
-int tpm_ak_load(struct kagi_tpm *t, const TPM2B_PRIVATE *priv, const TPMT_PUBLIC *pub,
-		struct kagi_err *reterr)
+int tpm_ak_reload(struct kagi_tpm *t, const TPM2B_PRIVATE *priv, const TPMT_PUBLIC *pub,
+		  struct kagi_err *reterr)
 {
 	TPM2B_PUBLIC p = { .publicArea = *pub };
 	int r;

@@ -88,8 +88,8 @@ int tpm_ak_create(struct kagi_tpm *t, enum tpm_ak_type type, TPMT_PUBLIC *ret_pu
 /* The AK's private blob (wrapped by the EK, not secret by itself) from tpm_ak_create(). */
 int tpm_ak_private(struct kagi_tpm *t, TPM2B_PRIVATE *ret, struct kagi_err *reterr);
 /* Load an AK created earlier under the same EK. */
-int tpm_ak_load(struct kagi_tpm *t, const TPM2B_PRIVATE *priv, const TPMT_PUBLIC *pub,
-		struct kagi_err *reterr);
+int tpm_ak_reload(struct kagi_tpm *t, const TPM2B_PRIVATE *priv, const TPMT_PUBLIC *pub,
+		  struct kagi_err *reterr);
 /* Name of the loaded AK (nameAlg || H(TPMT_PUBLIC)). */
 int tpm_ak_name(struct kagi_tpm *t, TPM2B_NAME *ret, struct kagi_err *reterr);
 

@@ -33,6 +33,19 @@ int credential_make(const TPMT_PUBLIC *ek, const uint8_t *ak_name, size_t ak_nam
 		    const uint8_t *cred, size_t cred_len, TPM2B_ID_OBJECT *ret_blob,
 		    TPM2B_ENCRYPTED_SECRET *ret_secret, struct kagi_err *reterr);
 
+/*
+ * The wire form of a credential (PROTOCOL.md section 3, "credential"): the tss2-mu marshaling
+ * of the TPM2B_ID_OBJECT and of the TPM2B_ENCRYPTED_SECRET. credential_marshal() allocates both
+ * (free with free()); credential_unmarshal() requires every byte to be used and non-empty
+ * structures (what = "credential.blob" / "credential.secret").
+ */
+struct proto_blob;
+int credential_marshal(const TPM2B_ID_OBJECT *blob, const TPM2B_ENCRYPTED_SECRET *secret,
+		       struct proto_blob *ret_blob, struct proto_blob *ret_secret);
+int credential_unmarshal(const struct proto_blob *blob, const struct proto_blob *secret,
+			 TPM2B_ID_OBJECT *ret_blob, TPM2B_ENCRYPTED_SECRET *ret_secret,
+			 struct kagi_err *reterr);
+
 /* KDFa (SP 800-108 counter mode, HMAC with hash `alg`), exposed for tests. */
 int credential_kdfa(TPMI_ALG_HASH alg, const uint8_t *key, size_t key_len, const char *label,
 		    const uint8_t *ctx_u, size_t u_len, const uint8_t *ctx_v, size_t v_len,
