@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "kagictl.h"
+#include "kds.h"
 #include "snp-certs.h"
 #include "snp-policy.h"
 #include "snp-report.h"
@@ -145,11 +146,12 @@ static const char *default_roots(void)
 
 static void verify_usage(FILE *f)
 {
-	fputs("Usage: kagictl report verify FILE (--vcek CERT | --certs-from-aux FILE)\n"
+	fputs("Usage: kagictl report verify FILE (--vcek CERT | --certs-from-aux FILE | --kds)\n"
 	      "                [--chain PEM | --amd-roots DIR] [--at RFC3339] [--policy FILE]\n"
 	      "                [--product Milan|Genoa|Turin]\n"
 	      "  --vcek CERT           the VCEK or VLEK that signed the report (DER or PEM)\n"
 	      "  --certs-from-aux FILE certificate table from the extended report (auxblob)\n"
+	      "  --kds                 fetch the VCEK from AMD KDS (--kds-url URL, --cache DIR)\n"
 	      "  --chain PEM           trust exactly the ARK(s) in this PEM (plus its ASK/ASVK)\n"
 	      "  --amd-roots DIR       trust AMD's ARKs in DIR (default: " KAGI_AMD_ROOTS_DIR ")\n"
 	      "  --at TIME             check certificate validity at TIME, e.g. "
@@ -159,7 +161,8 @@ static void verify_usage(FILE *f)
 }
 
 struct verify_args {
-	const char *report, *vcek, *aux, *chain, *roots, *policy;
+	const char *report, *vcek, *aux, *chain, *roots, *policy, *kds_url, *kds_cache;
+	bool kds;
 	time_t at;
 	enum snp_product product;
 };
@@ -177,7 +180,18 @@ static int verify_inputs(const struct verify_args *a, struct snp_report *rep, ui
 	if (load_report(a->report, raw, rep) < 0)
 		return -1;
 	vlek = SNP_KEY_INFO_SIGNING_KEY(rep->key_info) == SNP_SIGNING_KEY_VLEK;
-	if (a->vcek) {
+	if (a->kds) {
+		struct kds *k = NULL;
+		int r = kds_new(a->kds_url, a->kds_cache, NULL, &k, &e);
+
+		if (r == 0)
+			r = kds_get_vcek(k, rep, a->product, signer, &e);
+		kds_free(k);
+		if (r < 0) {
+			fprintf(stderr, "kagictl: kds: %s\n", kagi_err_str(&e, msg, sizeof(msg)));
+			return -1;
+		}
+	} else if (a->vcek) {
 		if (load("certificate", a->vcek, KAGICTL_MAX_INPUT, &buf, &len) < 0)
 			return -1;
 		if (snp_cert_load(buf, len, signer, &e) < 0) {
@@ -250,6 +264,9 @@ static int report_verify(int argc, char **argv)
 					      { "at", required_argument, NULL, 't' },
 					      { "policy", required_argument, NULL, 'p' },
 					      { "product", required_argument, NULL, 'P' },
+					      { "kds", no_argument, NULL, 'K' },
+					      { "kds-url", required_argument, NULL, 'U' },
+					      { "cache", required_argument, NULL, 'C' },
 					      { "help", no_argument, NULL, 'h' },
 					      {} };
 	struct verify_args a = { 0 };
@@ -273,6 +290,15 @@ static int report_verify(int argc, char **argv)
 			break;
 		case 'x':
 			a.aux = optarg;
+			break;
+		case 'K':
+			a.kds = true;
+			break;
+		case 'U':
+			a.kds_url = optarg;
+			break;
+		case 'C':
+			a.kds_cache = optarg;
 			break;
 		case 'c':
 			a.chain = optarg;
@@ -309,7 +335,7 @@ static int report_verify(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind != argc - 1 || !!a.vcek == !!a.aux || (a.chain && a.roots)) {
+	if (optind != argc - 1 || !!a.vcek + !!a.aux + a.kds != 1 || (a.chain && a.roots)) {
 		verify_usage(stderr);
 		goto out;
 	}

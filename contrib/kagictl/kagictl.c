@@ -30,6 +30,9 @@ static void usage(FILE *f)
 	      "  key revoke (--config FILE | --store URL --kek URL) --volume UUID\n"
 	      "  kek generate --file PATH\n"
 	      "  policy check FILE\n"
+	      "  kds fetch REPORT [--product NAME] [--kds-url URL] [--cache DIR] [--out FILE]\n"
+	      "  kds chain PRODUCT [--kds-url URL] [--cache DIR] [--out FILE]\n"
+	      "  kds url REPORT [--product NAME] [--kds-url URL]\n"
 	      "\n"
 	      "Exit status: 0 valid, 1 rejected, 2 usage or input error.\n"
 	      "See kagictl(1).\n",
@@ -73,6 +76,8 @@ int main(int argc, char **argv)
 		return cmd_kek(argc - i - 1, argv + i + 1);
 	if (streq(argv[i], "policy"))
 		return cmd_policy(argc - i - 1, argv + i + 1);
+	if (streq(argv[i], "kds"))
+		return cmd_kds(argc - i - 1, argv + i + 1);
 	fprintf(stderr, "kagictl: unknown command group '%s'\n", argv[i]);
 	usage(stderr);
 	return KAGICTL_USAGE;

@@ -20,5 +20,6 @@ int cmd_quote(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_kek(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_kds(int argc, char **argv);
 
 #endif
