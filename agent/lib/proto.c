@@ -540,11 +540,11 @@ static int parse_object(struct dec *d, const char *json, size_t len, size_t max,
 		}
 	}
 	if (!json_object_is_type(o, json_type_object)) {
-		int r = kagi_err_set(d->e, -EBADMSG, d->w->json, 0, "message is %s, not an object",
-				     json_type_desc(o));
+		int rc = kagi_err_set(d->e, -EBADMSG, d->w->json, 0, "message is %s, not an object",
+				      json_type_desc(o));
 
 		json_object_put(o);
-		return r;
+		return rc;
 	}
 	*ret = o;
 	return 0;

@@ -35,6 +35,7 @@ struct verifier {
 	struct kek *kek;
 	struct store *store;
 	struct audit *audit;
+	struct kds *kds;
 	struct pipeline_ctx ctx;
 };
 
@@ -107,7 +108,10 @@ static int setup(struct verifier *v, const char *path)
 		return fail_err("store", &e);
 	if (audit_open(v->cfg.audit_log, &v->audit, &e) < 0)
 		return fail_err("audit_log", &e);
+	if (v->cfg.kds_url && kds_new(v->cfg.kds_url, v->cfg.kds_cache, NULL, &v->kds, &e) < 0)
+		return fail_err("kds_url", &e);
 	v->ctx = (struct pipeline_ctx){
+		.kds = v->kds,
 		.policy = &v->policy,
 		.roots = &v->roots,
 		.store = v->store,
@@ -120,6 +124,7 @@ static int setup(struct verifier *v, const char *path)
 
 static void teardown(struct verifier *v)
 {
+	kds_free(v->kds);
 	audit_close(v->audit);
 	store_close(v->store);
 	kek_close(v->kek);

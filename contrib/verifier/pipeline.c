@@ -322,13 +322,19 @@ static int check_snp(struct attest *a, const char *prefix, const struct proto_bl
 	if (snp_certs_decode(certs->data, certs->len, &t, &e) < 0)
 		return refuse_err(a, PIPELINE_HTTP_FORBIDDEN, code, &e);
 	ent = snp_certs_find(&t, vlek ? SNP_CERT_VLEK : SNP_CERT_VCEK);
-	if (!ent)
+	if (ent) {
+		if (snp_cert_load(ent->der, ent->len, &signer, &e) < 0)
+			return refuse_err(a, PIPELINE_HTTP_FORBIDDEN, code, &e);
+	} else if (a->ctx->kds && !vlek) {
+		/* Fetched (or cached) certificates decide nothing: the chain check below does. */
+		if (kds_get_vcek(a->ctx->kds, ret_rep, SNP_PRODUCT_UNKNOWN, &signer, &e) < 0)
+			return refuse_err(a, PIPELINE_HTTP_FORBIDDEN, code, &e);
+	} else {
 		return refusef(a, PIPELINE_HTTP_FORBIDDEN, code,
-			       "no %s supplied: the evidence has no %s certificate (fetching it "
-			       "from AMD KDS is not supported)",
-			       vlek ? "VLEK" : "VCEK", vlek ? "VLEK" : "VCEK");
-	if (snp_cert_load(ent->der, ent->len, &signer, &e) < 0)
-		return refuse_err(a, PIPELINE_HTTP_FORBIDDEN, code, &e);
+			       "no %s supplied: the evidence has no %s certificate%s",
+			       vlek ? "VLEK" : "VCEK", vlek ? "VLEK" : "VCEK",
+			       vlek ? "" : " and kds_url is not configured");
+	}
 	host = sk_X509_new_null();
 	if (!host) {
 		status = internal(a, "out of memory");

@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "audit.h"
+#include "kds.h"
 #include "proto.h"
 #include "secret.h"
 #include "snp-verify.h"
@@ -43,6 +44,7 @@ struct pipeline_ctx {
 	unsigned token_lifetime; /* seconds */
 	struct audit *audit;     /* required for attest and admin requests */
 	time_t now;              /* 0: the wall clock; tests pin it */
+	struct kds *kds; /* NULL: no KDS fetching; else used when the evidence has no VCEK */
 };
 
 /*

@@ -30,6 +30,8 @@ enum key_id {
 	KEY_KEK,
 	KEY_AUDIT_LOG,
 	KEY_MAX_BODY,
+	KEY_KDS_URL,
+	KEY_KDS_CACHE,
 	KEY_COUNT,
 };
 
@@ -50,6 +52,8 @@ static const char *const key_names[KEY_COUNT] = {
 	[KEY_KEK] = "kek",
 	[KEY_AUDIT_LOG] = "audit_log",
 	[KEY_MAX_BODY] = "max_body",
+	[KEY_KDS_URL] = "kds_url",
+	[KEY_KDS_CACHE] = "kds_cache",
 };
 
 /* Keys without which the verifier cannot run (client_ca: unless self-signed clients are on). */
@@ -90,6 +94,8 @@ void vconfig_done(struct vconfig *c)
 	free(c->policy);
 	free(c->amd_roots);
 	free(c->trust_chain);
+	free(c->kds_url);
+	free(c->kds_cache);
 	free(c->store);
 	free(c->kek);
 	free(c->audit_log);
@@ -269,6 +275,12 @@ static int set_value(struct vconfig *c, enum key_id k, const char *v, const char
 		break;
 	case KEY_AUDIT_LOG:
 		dst = &c->audit_log;
+		break;
+	case KEY_KDS_URL:
+		dst = &c->kds_url;
+		break;
+	case KEY_KDS_CACHE:
+		dst = &c->kds_cache;
 		break;
 	case KEY_COUNT:
 		return -EINVAL;

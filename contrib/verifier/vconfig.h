@@ -47,6 +47,8 @@ struct vconfig {
 	char *kek;          /* "file:PATH" or "pkcs11:..." */
 	char *audit_log;    /* JSON lines, appended */
 	size_t max_body;
+	char *kds_url; /* AMD KDS base URL; NULL: no fetching (VCEKs must come with the evidence) */
+	char *kds_cache; /* persistent VCEK cache directory (with kds_url) */
 };
 
 /* Read and parse `path`. On failure *ret is untouched and reterr names file, line and key. */
