@@ -35,8 +35,12 @@ enum {
 };
 
 #define NONCE_MAX 64
-#define MSG_MAX   1536
+#define MSG_MAX   EVIDENCE_MSG_MAX
 #define PCR_ALL   0xffffffu
+
+_Static_assert(EVIDENCE_PCR_MAX == TPM_PCR_MAX, "PCR count");
+_Static_assert(EVIDENCE_DIGEST_MAX == TPM2_SHA512_DIGEST_SIZE, "digest size");
+_Static_assert(EVIDENCE_NAME_MAX <= sizeof(((TPM2B_NAME *)0)->name), "name size");
 
 struct opts {
 	bool json;
@@ -54,56 +58,6 @@ struct opts {
 	enum tpm_ak_type ak_type;
 };
 
-struct snp_part {
-	bool collected;
-	char error[MSG_MAX];
-	const char *source; /* "configfs-tsm" or "sev-guest" */
-	char provider[32];
-	bool has_floor;
-	unsigned floor;
-	unsigned vmpl; /* requested VMPL (sev-guest path) */
-	uint8_t *report;
-	size_t report_len;
-	uint8_t *certs; /* auxblob / ext-report certificate table */
-	size_t certs_len;
-	/* SVSM vTPM attestation */
-	bool svsm_present;
-	bool svsm_collected;
-	char svsm_error[MSG_MAX];
-	uint8_t *svsm_report;
-	size_t svsm_report_len;
-	uint8_t *manifest;
-	size_t manifest_len;
-};
-
-struct tpm_part {
-	bool collected;
-	char error[MSG_MAX];
-	uint8_t *ek;
-	size_t ek_len;
-	uint8_t *ak;
-	size_t ak_len;
-	uint8_t *ak_priv;
-	size_t ak_priv_len;
-	TPM2B_NAME ak_name;
-	bool quoted;
-	uint8_t *attest;
-	size_t attest_len;
-	uint8_t *sig;
-	size_t sig_len;
-	struct tpm_pcr_values *pcrs;
-};
-
-struct log_part {
-	bool tried;
-	bool collected;
-	char error[MSG_MAX];
-	const char *path;
-	uint8_t *data;
-	size_t len;
-	uint8_t sha256[32];
-};
-
 static void set_error_n(char *dst, size_t len, const struct kagi_err *e, const char *fallback)
 {
 	char buf[sizeof(e->msg) + 128];
@@ -116,18 +70,80 @@ static void set_error_n(char *dst, size_t len, const struct kagi_err *e, const c
 
 #define set_error(dst, e, fallback) set_error_n(dst, sizeof(dst), e, fallback)
 
-/* --- SNP ----------------------------------------------------------------------------------- */
+/* ==== evidence: the collection shared with `kagi unlock` ===================================== */
 
-static void report_data_for(const struct opts *o, uint8_t rd[64])
+struct evidence_session {
+	struct kagi_tpm *tpm; /* EK + AK: credential activation, PCR extend */
+	struct kagi_tpm
+		*ak_tpm; /* the TPM that quotes (= tpm, unless a test hook says otherwise) */
+};
+
+void evidence_opts_init(struct evidence_opts *o)
 {
-	memset(rd, 0, 64);
-	memcpy(rd, o->nonce, o->nonce_len);
+	*o = (struct evidence_opts){
+		.tsm_dir = TSM_REPORT_ROOT,
+		.sev_dev = SEV_GUEST_DEVICE,
+		.tcti = TPM_DEFAULT_TCTI,
+		.pcr_mask = PCR_ALL,
+	};
 }
 
-static void collect_svsm(const struct opts *o, const uint8_t rd[64], struct snp_part *s)
+static struct evidence_session *session_get(struct evidence *ev)
+{
+	if (!ev->session)
+		ev->session = calloc(1, sizeof(*ev->session));
+	return ev->session;
+}
+
+/* --- SNP ----------------------------------------------------------------------------------- */
+
+int evidence_snp_probe(const struct evidence_opts *o, struct evidence *ev)
+{
+	struct evidence_snp *s = &ev->snp;
+	struct kagi_err e = { 0 };
+	struct tsm_info info;
+	char tsm_why[700];
+	unsigned vmpl = 0;
+	int r;
+
+	r = tsm_probe(o->tsm_dir, &info, &e);
+	if (r >= 0) {
+		s->source = "configfs-tsm";
+		memcpy(s->provider, info.provider, sizeof(s->provider));
+		s->has_floor = info.has_privlevel_floor;
+		s->floor = info.privlevel_floor;
+		s->svsm_present = info.has_service_provider;
+		s->probed = true;
+		return 0;
+	}
+	set_error(tsm_why, &e, "configfs-tsm not usable");
+
+	if (access(o->sev_dev, F_OK) < 0) {
+		snprintf(s->error, MSG_MAX,
+			 "no SNP evidence: configfs-tsm not available at %s (%s) and %s missing",
+			 o->tsm_dir, tsm_why, o->sev_dev);
+		return -ENODEV;
+	}
+	log_debug("configfs-tsm not usable (%s), using %s", tsm_why, o->sev_dev);
+	/* The report must not ask for a VMPL below our own: that request would fail. */
+	r = sev_guest_read_vmpl(NULL, &vmpl, &e);
+	if (r < 0 && r != -ENOENT) {
+		set_error(s->error, &e, "cannot tell the guest VMPL");
+		return r;
+	}
+	if (r == -ENOENT)
+		vmpl = 0;
+	s->source = "sev-guest";
+	s->vmpl = vmpl;
+	s->probed = true;
+	return 0;
+}
+
+static int collect_svsm(const struct evidence_opts *o, const uint8_t nonce64[64],
+			struct evidence_snp *s)
 {
 	struct tsm_request req = {
-		.inblob = rd,
+		.inblob = nonce64,
 		.inblob_len = TSM_INBLOB_SIZE,
 		.service_provider = TSM_SERVICE_PROVIDER_SVSM,
 		.service_guid = TSM_SVSM_VTPM_GUID,
@@ -136,45 +152,51 @@ static void collect_svsm(const struct opts *o, const uint8_t rd[64], struct snp_
 	};
 	struct tsm_result res;
 	struct kagi_err e = { 0 };
+	int r;
 
-	if (tsm_report_get(o->tsm_dir, &req, &res, &e) < 0) {
+	r = tsm_report_get(o->tsm_dir, &req, &res, &e);
+	if (r < 0) {
 		set_error(s->svsm_error, &e, "SVSM vTPM attestation failed");
-		return;
+		return r;
 	}
 	s->svsm_report = res.outblob;
 	s->svsm_report_len = res.outblob_len;
 	s->manifest = res.manifestblob;
 	s->manifest_len = res.manifestblob_len;
+	if (res.auxblob_len > 0) {
+		s->svsm_certs = res.auxblob;
+		s->svsm_certs_len = res.auxblob_len;
+		res.auxblob = NULL;
+	}
 	res.outblob = res.manifestblob = NULL;
 	tsm_result_done(&res);
 	s->svsm_collected = true;
+	return 0;
 }
 
-static void collect_snp(const struct opts *o, bool have_ek, struct snp_part *s)
+/* The SNP report (and the SVSM vTPM report); *ret_request_failed if a guest request failed. */
+static int collect_snp(const struct evidence_opts *o, const struct evidence_inputs *in,
+		       bool have_ek, struct evidence_snp *s, bool *ret_request_failed)
 {
 	struct kagi_err e = { 0 };
-	struct tsm_info info;
-	char tsm_why[700];
-	uint8_t rd[64];
 	int r;
 
-	report_data_for(o, rd);
-	r = tsm_probe(o->tsm_dir, &info, &e);
-	if (r >= 0) {
-		struct tsm_request req = { .inblob = rd, .inblob_len = TSM_INBLOB_SIZE };
+	if (!s->probed)
+		return -ENODEV; /* s->error says why */
+	if (streq(s->source, "configfs-tsm")) {
+		struct tsm_request req = { .inblob = in->report_data,
+					   .inblob_len = TSM_INBLOB_SIZE };
 		struct tsm_result res;
 
-		s->source = "configfs-tsm";
-		memcpy(s->provider, info.provider, sizeof(s->provider));
-		s->has_floor = info.has_privlevel_floor;
-		s->floor = info.privlevel_floor;
 		/*
 		 * No fallback to /dev/sev-guest after a failed request: both share the VMPCK,
 		 * which the kernel wipes after a failure.
 		 */
-		if (tsm_report_get(o->tsm_dir, &req, &res, &e) < 0) {
+		r = tsm_report_get(o->tsm_dir, &req, &res, &e);
+		if (r < 0) {
 			set_error(s->error, &e, "configfs-tsm report failed");
-			return;
+			*ret_request_failed = true;
+			return r;
 		}
 		s->report = res.outblob;
 		s->report_len = res.outblob_len;
@@ -187,60 +209,48 @@ static void collect_snp(const struct opts *o, bool have_ek, struct snp_part *s)
 		tsm_result_done(&res);
 		s->collected = true;
 
-		s->svsm_present = info.has_service_provider;
-		if (!s->svsm_present)
-			return;
+		if (!s->svsm_present || o->no_svsm)
+			return 0;
 		if (!have_ek) {
 			snprintf(
 				s->svsm_error, MSG_MAX,
 				"an SVSM is present but no TPM EK is available to compare its vTPM "
 				"manifest with (--no-tpm, or the TPM failed)");
-			return;
+			return -ENODEV;
 		}
-		collect_svsm(o, rd, s);
-		return;
-	}
-	set_error(tsm_why, &e, "configfs-tsm not usable");
-
-	if (access(o->sev_dev, F_OK) < 0) {
-		snprintf(s->error, MSG_MAX,
-			 "no SNP evidence: configfs-tsm not available at %s (%s) and %s missing",
-			 o->tsm_dir, tsm_why, o->sev_dev);
-		return;
-	}
-	log_debug("configfs-tsm not usable (%s), using %s", tsm_why, o->sev_dev);
-	{
+		r = collect_svsm(o, in->svsm_nonce, s);
+		if (r < 0)
+			*ret_request_failed = true;
+		return r;
+	} else {
 		struct sev_guest_result res;
-		unsigned vmpl = 0;
 
-		/* The report must not ask for a VMPL below our own: that request would fail. */
-		r = sev_guest_read_vmpl(NULL, &vmpl, &e);
-		if (r < 0 && r != -ENOENT) {
-			set_error(s->error, &e, "cannot tell the guest VMPL");
-			return;
-		}
-		if (r == -ENOENT)
-			vmpl = 0;
-		s->source = "sev-guest";
-		s->vmpl = vmpl;
-		if (sev_guest_get_report(o->sev_dev, rd, sizeof(rd), vmpl, true, &res, &e) < 0) {
+		r = sev_guest_get_report(o->sev_dev, in->report_data, 64, s->vmpl, true, &res, &e);
+		if (r < 0) {
 			set_error(s->error, &e, "SNP_GET_EXT_REPORT failed");
-			return;
+			*ret_request_failed = true;
+			return r;
 		}
 		s->report = res.report;
 		s->report_len = res.report_len;
 		s->certs = res.certs;
 		s->certs_len = res.certs_len;
 		s->collected = true;
+		return 0;
 	}
 }
 
-static void snp_part_done(struct snp_part *s)
+static void snp_clear(struct evidence_snp *s)
 {
 	free(s->report);
 	free(s->certs);
 	free(s->svsm_report);
 	free(s->manifest);
+	free(s->svsm_certs);
+	s->report = s->certs = s->svsm_report = s->manifest = s->svsm_certs = NULL;
+	s->report_len = s->certs_len = s->svsm_report_len = s->manifest_len = s->svsm_certs_len = 0;
+	s->collected = s->svsm_collected = false;
+	s->error[0] = s->svsm_error[0] = '\0';
 }
 
 /* --- TPM ----------------------------------------------------------------------------------- */
@@ -265,95 +275,281 @@ static bool pcrs_equal(const struct tpm_pcr_values *a, const struct tpm_pcr_valu
 	return a->update_counter == b->update_counter && memcmp(a, b, sizeof(*a)) == 0;
 }
 
-static void collect_tpm(const struct opts *o, struct tpm_part *p)
+/* Create an AK under t's EK; its public part, name and private blob go into p. */
+static int create_ak(struct kagi_tpm *t, const struct evidence_opts *o, struct evidence_tpm *p)
 {
-	_cleanup_free_ struct tpm_pcr_values *before = NULL;
-	struct kagi_tpm *t = NULL;
 	struct kagi_err e = { 0 };
-	TPML_PCR_SELECTION sel;
+	uint8_t *ak = NULL, *priv_buf = NULL;
+	size_t ak_len = 0, priv_len = 0;
 	TPM2B_PRIVATE priv;
+	TPM2B_NAME name;
 	TPMT_PUBLIC pub;
+	int r;
 
-	if (tpm_open(o->tcti, &t, &e) < 0) {
-		set_error(p->error, &e, "no TPM");
-		return;
+	if ((r = tpm_ak_create(t, o->ak_ecc ? TPM_AK_ECC_P256 : TPM_AK_RSA2048, &pub, &e)) < 0 ||
+	    (r = tpm_public_marshal(&pub, &ak, &ak_len, &e)) < 0 ||
+	    (r = tpm_ak_name(t, &name, &e)) < 0 || (r = tpm_ak_private(t, &priv, &e)) < 0) {
+		set_error(p->error, &e, "AK creation failed");
+		free(ak);
+		return r;
 	}
-	if (tpm_ek_create(t, TPM_EK_RSA2048, &pub, &e) < 0 ||
-	    tpm_public_marshal(&pub, &p->ek, &p->ek_len, &e) < 0) {
+	if (name.size > sizeof(p->ak_name) || marshal_private(&priv, &priv_buf, &priv_len) < 0) {
+		snprintf(p->error, MSG_MAX, "marshaling the AK private blob failed");
+		free(ak);
+		return -EINVAL;
+	}
+	free(p->ak);
+	free(p->ak_priv);
+	p->ak = ak;
+	p->ak_len = ak_len;
+	p->ak_priv = priv_buf;
+	p->ak_priv_len = priv_len;
+	memcpy(p->ak_name, name.name, name.size);
+	p->ak_name_len = name.size;
+	return 0;
+}
+
+int evidence_tpm_open(const struct evidence_opts *o, struct evidence *ev)
+{
+	struct evidence_session *sess = session_get(ev);
+	struct evidence_tpm *p = &ev->tpm;
+	struct kagi_err e = { 0 };
+	TPMT_PUBLIC pub;
+	int r;
+
+	if (!sess) {
+		snprintf(p->error, MSG_MAX, "out of memory");
+		return -ENOMEM;
+	}
+	if (sess->tpm) {
+		snprintf(p->error, MSG_MAX, "the TPM is already open");
+		return -EBUSY;
+	}
+	r = tpm_open(o->tcti, &sess->tpm, &e);
+	if (r < 0) {
+		set_error(p->error, &e, "no TPM");
+		return r;
+	}
+	if ((r = tpm_ek_create(sess->tpm, TPM_EK_RSA2048, &pub, &e)) < 0 ||
+	    (r = tpm_public_marshal(&pub, &p->ek, &p->ek_len, &e)) < 0) {
 		set_error(p->error, &e, "EK creation failed");
-		goto out;
+		return r;
 	}
 	p->collected = true;
-	if (tpm_ak_create(t, o->ak_type, &pub, &e) < 0 ||
-	    tpm_public_marshal(&pub, &p->ak, &p->ak_len, &e) < 0 ||
-	    tpm_ak_name(t, &p->ak_name, &e) < 0 || tpm_ak_private(t, &priv, &e) < 0) {
-		set_error(p->error, &e, "AK creation failed");
-		goto out;
+	r = create_ak(sess->tpm, o, p);
+	if (r < 0)
+		return r;
+	sess->ak_tpm = sess->tpm;
+#ifdef KAGI_TEST_HOOKS
+	if (o->ak_tcti) {
+		/* TEST ONLY: the AK that quotes lives in another TPM (under that TPM's EK) */
+		r = tpm_open(o->ak_tcti, &sess->ak_tpm, &e);
+		if (r >= 0)
+			r = tpm_ek_create(sess->ak_tpm, TPM_EK_RSA2048, NULL, &e);
+		if (r < 0) {
+			set_error(p->error, &e, "the --test-ak-tcti TPM failed");
+			return r;
+		}
+		r = create_ak(sess->ak_tpm, o, p);
+		if (r < 0)
+			return r;
 	}
-	if (marshal_private(&priv, &p->ak_priv, &p->ak_priv_len) < 0) {
-		snprintf(p->error, MSG_MAX, "marshaling the AK private blob failed");
-		goto out;
-	}
+#endif
+	return 0;
+}
+
+static void pcrs_from_tpm(const struct tpm_pcr_values *v, struct evidence_pcrs *ret)
+{
+	const struct tpm_pcr_bank *b = &v->banks[0];
+
+	memset(ret, 0, sizeof(*ret));
+	if (v->n_banks == 0)
+		return;
+	ret->alg = b->alg;
+	ret->digest_size = b->digest_size;
+	ret->mask = b->mask;
+	ret->update_counter = v->update_counter;
+	for (unsigned n = 0; n < TPM_PCR_MAX; n++)
+		if (b->mask & (1u << n))
+			memcpy(ret->value[n], b->pcr[n], b->digest_size);
+}
+
+static int collect_quote(const struct evidence_opts *o, const struct evidence_inputs *in,
+			 struct kagi_tpm *t, struct evidence_tpm *p)
+{
+	_cleanup_free_ struct tpm_pcr_values *before = NULL, *after = NULL;
+	struct kagi_err e = { 0 };
+	TPML_PCR_SELECTION sel;
+	int r;
 
 	tpm_pcr_selection_single(TPM2_ALG_SHA256, o->pcr_mask, &sel);
 	before = malloc(sizeof(*before));
-	p->pcrs = malloc(sizeof(*p->pcrs));
-	if (!before || !p->pcrs) {
+	after = malloc(sizeof(*after));
+	if (!before || !after) {
 		snprintf(p->error, MSG_MAX, "out of memory");
-		goto out;
+		return -ENOMEM;
 	}
 	/* PCR values read right before and after the quote must agree, or the pair is useless. */
 	for (int attempt = 1; attempt <= 3; attempt++) {
 		free(p->attest);
 		free(p->sig);
 		p->attest = p->sig = NULL;
-		if (tpm_pcr_read(t, &sel, before, &e) < 0 ||
-		    tpm_quote(t, o->nonce, o->nonce_len, &sel, &p->attest, &p->attest_len, &p->sig,
-			      &p->sig_len, &e) < 0 ||
-		    tpm_pcr_read(t, &sel, p->pcrs, &e) < 0) {
+		if ((r = tpm_pcr_read(t, &sel, before, &e)) < 0 ||
+		    (r = tpm_quote(t, in->qualifying, in->qualifying_len, &sel, &p->attest,
+				   &p->attest_len, &p->sig, &p->sig_len, &e)) < 0 ||
+		    (r = tpm_pcr_read(t, &sel, after, &e)) < 0) {
 			set_error(p->error, &e, "quote failed");
-			goto out;
+			return r;
 		}
-		if (pcrs_equal(before, p->pcrs)) {
+		if (pcrs_equal(before, after)) {
+			pcrs_from_tpm(after, &p->pcrs);
 			p->quoted = true;
-			break;
+			return 0;
 		}
 		log_debug("PCRs changed around the quote, quoting again");
 	}
-	if (!p->quoted)
-		snprintf(p->error, MSG_MAX, "the PCRs kept changing around the quote");
-out:
-	tpm_close(t);
-}
-
-static void tpm_part_done(struct tpm_part *p)
-{
-	free(p->ek);
-	free(p->ak);
-	free(p->ak_priv);
-	free(p->attest);
-	free(p->sig);
-	free(p->pcrs);
+	snprintf(p->error, MSG_MAX, "the PCRs kept changing around the quote");
+	return -EAGAIN;
 }
 
 /* --- event log ----------------------------------------------------------------------------- */
 
-static void collect_eventlog(const struct opts *o, struct log_part *l)
+static int collect_eventlog(const struct evidence_opts *o, struct evidence_log *l)
 {
 	struct kagi_err e = { 0 };
 	unsigned int n = 0;
+	int r;
 
 	l->tried = true;
 	l->path = o->eventlog ? o->eventlog : TPM_EVENTLOG_PATH;
-	if (tpm_eventlog_read(l->path, &l->data, &l->len, &e) < 0) {
+	r = tpm_eventlog_read(l->path, &l->data, &l->len, &e);
+	if (r < 0) {
 		set_error(l->error, &e, "reading the event log failed");
-		return;
+		return r;
 	}
 	if (!EVP_Digest(l->data, l->len, l->sha256, &n, EVP_sha256(), NULL) || n != 32) {
 		snprintf(l->error, MSG_MAX, "hashing the event log failed");
-		return;
+		return -EIO;
 	}
 	l->collected = true;
+	return 0;
+}
+
+int evidence_collect(const struct evidence_opts *o, struct evidence *ev,
+		     const struct evidence_inputs *in, bool *ret_snp_failed)
+{
+	struct evidence_session *sess = ev->session;
+	bool snp_failed = false;
+	int ret = 0, r;
+
+	if (in->qualifying_len > 64) {
+		snprintf(ev->tpm.error, MSG_MAX, "qualifying data longer than 64 bytes");
+		return -EINVAL;
+	}
+	if (sess && sess->ak_tpm && ev->tpm.ak) {
+		r = collect_quote(o, in, sess->ak_tpm, &ev->tpm);
+		if (r < 0 && ret == 0)
+			ret = r;
+	}
+	if (o->read_eventlog) {
+		r = collect_eventlog(o, &ev->log);
+		if (r < 0 && ret == 0)
+			ret = r;
+	}
+	if (!o->no_snp) {
+		if (!ev->snp.probed)
+			(void)evidence_snp_probe(o, ev);
+		r = collect_snp(o, in, ev->tpm.ek != NULL, &ev->snp, &snp_failed);
+		if (r < 0 && ret == 0)
+			ret = r;
+	}
+	if (ret_snp_failed)
+		*ret_snp_failed = snp_failed;
+	return ret;
+}
+
+void evidence_reset(struct evidence *ev)
+{
+	struct evidence_tpm *p = &ev->tpm;
+	struct evidence_log *l = &ev->log;
+
+	snp_clear(&ev->snp);
+	free(p->attest);
+	free(p->sig);
+	p->attest = p->sig = NULL;
+	p->attest_len = p->sig_len = 0;
+	p->quoted = false;
+	memset(&p->pcrs, 0, sizeof(p->pcrs));
+	free(l->data);
+	l->data = NULL;
+	l->len = 0;
+	l->tried = l->collected = false;
+	l->error[0] = '\0';
+}
+
+int evidence_activate_credential(struct evidence *ev, const TPM2B_ID_OBJECT *blob,
+				 const TPM2B_ENCRYPTED_SECRET *secret, struct secret **ret,
+				 struct kagi_err *reterr)
+{
+	TPM2B_DIGEST cert = { 0 };
+	struct secret *k;
+	int r;
+
+	if (!ev->session || !ev->session->tpm || !ev->tpm.ak)
+		return kagi_err_set(reterr, -ENODEV, "tpm.activate", KAGI_ERR_NO_OFFSET,
+				    "no TPM with an AK is open");
+	r = tpm_activate_credential(ev->session->tpm, blob, secret, &cert, reterr);
+	if (r < 0)
+		return r;
+	if (cert.size == 0) {
+		secret_wipe(&cert, sizeof(cert));
+		return kagi_err_set(reterr, -EBADMSG, "credential.size", KAGI_ERR_NO_OFFSET,
+				    "the activated credential is empty");
+	}
+	k = secret_new(cert.size);
+	if (!k) {
+		secret_wipe(&cert, sizeof(cert));
+		return -ENOMEM;
+	}
+	memcpy(k->data, cert.buffer, cert.size);
+	secret_wipe(&cert, sizeof(cert));
+	*ret = k;
+	return 0;
+}
+
+int evidence_pcr_extend(struct evidence *ev, unsigned pcr, const uint8_t *data, size_t len,
+			struct kagi_err *reterr)
+{
+	if (!ev->session || !ev->session->tpm)
+		return kagi_err_set(reterr, -ENODEV, "tpm.extend", KAGI_ERR_NO_OFFSET,
+				    "no TPM is open");
+	return tpm_pcr_extend(ev->session->tpm, pcr, data, len, reterr);
+}
+
+void evidence_done(struct evidence *ev)
+{
+	struct evidence_tpm *p = &ev->tpm;
+
+	evidence_reset(ev);
+	free(p->ek);
+	free(p->ak);
+	free(p->ak_priv);
+	p->ek = p->ak = p->ak_priv = NULL;
+	if (ev->session) {
+		if (ev->session->ak_tpm && ev->session->ak_tpm != ev->session->tpm)
+			tpm_close(ev->session->ak_tpm);
+		tpm_close(ev->session->tpm);
+		free(ev->session);
+		ev->session = NULL;
+	}
+}
+
+/* ==== kagi collect ========================================================================== */
+
+static void report_data_for(const struct opts *o, uint8_t rd[64])
+{
+	memset(rd, 0, 64);
+	memcpy(rd, o->nonce, o->nonce_len);
 }
 
 /* --- checks on what was collected ---------------------------------------------------------- */
@@ -375,8 +571,8 @@ struct snp_checks {
 	bool svsm_vmpl0;
 };
 
-static void check_snp(const struct opts *o, const struct snp_part *s, const struct tpm_part *p,
-		      struct snp_checks *c)
+static void check_snp(const struct opts *o, const struct evidence_snp *s,
+		      const struct evidence_tpm *p, struct snp_checks *c)
 {
 	struct kagi_err e = { 0 };
 	uint8_t rd[64];
@@ -429,25 +625,21 @@ static json_object *json_hex(const uint8_t *buf, size_t len)
 	return h ? json_object_new_string(h) : NULL;
 }
 
-static json_object *pcrs_json(const struct tpm_pcr_values *v)
+static json_object *pcrs_json(const struct evidence_pcrs *b)
 {
 	json_object *root = json_object_new_object();
+	json_object *bank = json_object_new_object();
+	const char *name = tpm_hash_alg_name(b->alg);
 
-	for (size_t i = 0; i < v->n_banks; i++) {
-		const struct tpm_pcr_bank *b = &v->banks[i];
-		json_object *bank = json_object_new_object();
-		const char *name = tpm_hash_alg_name(b->alg);
+	for (unsigned n = 0; n < TPM_PCR_MAX; n++) {
+		char key[8];
 
-		for (unsigned n = 0; n < TPM_PCR_MAX; n++) {
-			char key[8];
-
-			if (!(b->mask & (1u << n)))
-				continue;
-			snprintf(key, sizeof(key), "%u", n);
-			json_object_object_add(bank, key, json_hex(b->pcr[n], b->digest_size));
-		}
-		json_object_object_add(root, name ? name : "unknown", bank);
+		if (!(b->mask & (1u << n)))
+			continue;
+		snprintf(key, sizeof(key), "%u", n);
+		json_object_object_add(bank, key, json_hex(b->value[n], b->digest_size));
 	}
+	json_object_object_add(root, name ? name : "unknown", bank);
 	return root;
 }
 
@@ -456,9 +648,9 @@ static const char *ak_type_name(enum tpm_ak_type t)
 	return t == TPM_AK_ECC_P256 ? "ecc-p256-ecdsa-sha256" : "rsa2048-rsassa-sha256";
 }
 
-static json_object *build_json(const struct opts *o, const struct snp_part *s,
-			       const struct snp_checks *c, const struct tpm_part *p,
-			       const struct log_part *l)
+static json_object *build_json(const struct opts *o, const struct evidence_snp *s,
+			       const struct snp_checks *c, const struct evidence_tpm *p,
+			       const struct evidence_log *l)
 {
 	json_object *root = json_object_new_object();
 	json_object *js = json_object_new_object();
@@ -576,15 +768,14 @@ static json_object *build_json(const struct opts *o, const struct snp_part *s,
 		json_object_object_add(jt, "ak_type",
 				       json_object_new_string(ak_type_name(o->ak_type)));
 		json_object_object_add(jt, "ak_public_hex", json_hex(p->ak, p->ak_len));
-		json_object_object_add(jt, "ak_name_hex",
-				       json_hex(p->ak_name.name, p->ak_name.size));
+		json_object_object_add(jt, "ak_name_hex", json_hex(p->ak_name, p->ak_name_len));
 	}
 	if (p->quoted) {
 		json_object_object_add(jt, "quote_attest_hex", json_hex(p->attest, p->attest_len));
 		json_object_object_add(jt, "quote_sig_hex", json_hex(p->sig, p->sig_len));
-		json_object_object_add(jt, "pcrs", pcrs_json(p->pcrs));
+		json_object_object_add(jt, "pcrs", pcrs_json(&p->pcrs));
 		json_object_object_add(jt, "pcr_update_counter",
-				       json_object_new_int64(p->pcrs->update_counter));
+				       json_object_new_int64(p->pcrs.update_counter));
 	}
 	json_object_object_add(root, "tpm", jt);
 
@@ -629,8 +820,9 @@ static void print_report_indented(const struct snp_report *rep)
 	free(text);
 }
 
-static void print_human(const struct opts *o, const struct snp_part *s, const struct snp_checks *c,
-			const struct tpm_part *p, const struct log_part *l)
+static void print_human(const struct opts *o, const struct evidence_snp *s,
+			const struct snp_checks *c, const struct evidence_tpm *p,
+			const struct evidence_log *l)
 {
 	char hex[2 * NONCE_MAX + 1];
 
@@ -708,25 +900,24 @@ static void print_human(const struct opts *o, const struct snp_part *s, const st
 		printf("TPM: %s\n", o->tcti);
 		printf("  EK: RSA-2048 (TCG template L-1), TPMT_PUBLIC %zu bytes\n", p->ek_len);
 		if (p->ak) {
-			char name[2 * sizeof(p->ak_name.name) + 1];
+			char name[2 * sizeof(p->ak_name) + 1];
 
 			printf("  AK: %s, TPMT_PUBLIC %zu bytes, child of the EK\n",
 			       ak_type_name(o->ak_type), p->ak_len);
-			printf("  AK name: %s\n",
-			       hex_encode(p->ak_name.name, p->ak_name.size, name));
+			printf("  AK name: %s\n", hex_encode(p->ak_name, p->ak_name_len, name));
 		}
 		if (p->quoted) {
-			const struct tpm_pcr_bank *b = &p->pcrs->banks[0];
+			const struct evidence_pcrs *b = &p->pcrs;
 			char d[2 * TPM2_SHA512_DIGEST_SIZE + 1];
 
 			printf("  quote: TPMS_ATTEST %zu bytes, TPMT_SIGNATURE %zu bytes\n",
 			       p->attest_len, p->sig_len);
 			printf("  PCRs (%s, update counter %u):\n", tpm_hash_alg_name(b->alg),
-			       p->pcrs->update_counter);
+			       p->pcrs.update_counter);
 			for (unsigned n = 0; n < TPM_PCR_MAX; n++)
 				if (b->mask & (1u << n))
 					printf("    %2u: %s\n", n,
-					       hex_encode(b->pcr[n], b->digest_size, d));
+					       hex_encode(b->value[n], b->digest_size, d));
 		}
 		if (p->error[0])
 			printf("  incomplete: %s\n", p->error);
@@ -776,8 +967,8 @@ static int write_out(const char *dir, const char *name, const void *buf, size_t 
 	return write_path(path, buf, len);
 }
 
-static int write_out_dir(const struct opts *o, const struct snp_part *s, const struct tpm_part *p,
-			 const struct log_part *l)
+static int write_out_dir(const struct opts *o, const struct evidence_snp *s,
+			 const struct evidence_tpm *p, const struct evidence_log *l)
 {
 	char hex[2 * NONCE_MAX + 2];
 	int r = 0;
@@ -805,7 +996,7 @@ static int write_out_dir(const struct opts *o, const struct snp_part *s, const s
 	if (r >= 0 && p->ak_priv)
 		r = write_out(o->out_dir, "ak.priv", p->ak_priv, p->ak_priv_len);
 	if (r >= 0 && p->quoted) {
-		json_object *j = pcrs_json(p->pcrs);
+		json_object *j = pcrs_json(&p->pcrs);
 		const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
 
 		r = write_out(o->out_dir, "quote.attest", p->attest, p->attest_len);
@@ -1026,11 +1217,14 @@ static int parse_collect_args(int argc, char **argv, struct opts *o)
 
 int cmd_collect(int argc, char **argv)
 {
-	struct snp_part s = { 0 };
-	struct tpm_part p = { 0 };
-	struct log_part l = { 0 };
+	struct evidence ev = { 0 };
+	struct evidence_snp *s = &ev.snp;
+	struct evidence_tpm *p = &ev.tpm;
+	struct evidence_log *l = &ev.log;
+	struct evidence_opts eo;
 	struct snp_checks *c = NULL;
 	struct opts o;
+	uint8_t rd[64];
 	int r, ret;
 
 	r = parse_collect_args(argc, argv, &o);
@@ -1042,24 +1236,39 @@ int cmd_collect(int argc, char **argv)
 		return r == -EINVAL ? EXIT_USAGE : EXIT_NOTHING;
 	}
 
+	evidence_opts_init(&eo);
+	eo.tsm_dir = o.tsm_dir;
+	eo.sev_dev = o.sev_dev;
+	eo.tcti = o.tcti;
+	eo.eventlog = o.eventlog;
+	eo.read_eventlog = !o.no_tpm || o.eventlog_given;
+	eo.no_snp = o.no_snp;
+	eo.no_tpm = o.no_tpm;
+	eo.pcr_mask = o.pcr_mask;
+	eo.ak_ecc = o.ak_type == TPM_AK_ECC_P256;
+	/* collect binds nothing but the nonce: REPORT_DATA and the SVSM inblob are the nonce
+	 * zero-padded, the quote's qualifying data is the nonce */
+	report_data_for(&o, rd);
 	if (!o.no_tpm)
-		collect_tpm(&o, &p);
-	if (!o.no_tpm || o.eventlog_given)
-		collect_eventlog(&o, &l);
-	if (!o.no_snp)
-		collect_snp(&o, p.ek != NULL, &s);
+		(void)evidence_tpm_open(&eo, &ev);
+	(void)evidence_collect(&eo, &ev,
+			       &(struct evidence_inputs){ .report_data = rd,
+							  .svsm_nonce = rd,
+							  .qualifying = o.nonce,
+							  .qualifying_len = o.nonce_len },
+			       NULL);
 	if (o.json) {
 		/* stdout is the JSON document; say what is missing on stderr too */
-		if (!o.no_tpm && !p.collected)
-			log_warn("no TPM evidence: %s", p.error);
-		else if (p.error[0])
-			log_warn("TPM evidence incomplete: %s", p.error);
-		if (l.tried && !l.collected)
-			log_warn("no event log: %s", l.error);
-		if (!o.no_snp && !s.collected)
-			log_warn("%s", s.error);
-		else if (s.svsm_present && !s.svsm_collected)
-			log_warn("SVSM vTPM attestation not collected: %s", s.svsm_error);
+		if (!o.no_tpm && !p->collected)
+			log_warn("no TPM evidence: %s", p->error);
+		else if (p->error[0])
+			log_warn("TPM evidence incomplete: %s", p->error);
+		if (l->tried && !l->collected)
+			log_warn("no event log: %s", l->error);
+		if (!o.no_snp && !s->collected)
+			log_warn("%s", s->error);
+		else if (s->svsm_present && !s->svsm_collected)
+			log_warn("SVSM vTPM attestation not collected: %s", s->svsm_error);
 	}
 
 	c = calloc(1, sizeof(*c));
@@ -1068,30 +1277,28 @@ int cmd_collect(int argc, char **argv)
 		ret = EXIT_NOTHING;
 		goto out;
 	}
-	check_snp(&o, &s, &p, c);
+	check_snp(&o, s, p, c);
 
 	if (o.json) {
-		json_object *j = build_json(&o, &s, c, &p, &l);
+		json_object *j = build_json(&o, s, c, p, l);
 
 		printf("%s\n",
 		       json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
 								 JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(j);
 	} else {
-		print_human(&o, &s, c, &p, &l);
+		print_human(&o, s, c, p, l);
 	}
 	fflush(stdout);
 
-	ret = s.collected || p.collected || l.collected ? 0 : EXIT_NOTHING;
+	ret = s->collected || p->collected || l->collected ? 0 : EXIT_NOTHING;
 	if (ret != 0)
 		log_error("nothing was collected");
-	if (o.out_dir && write_out_dir(&o, &s, &p, &l) < 0)
+	if (o.out_dir && write_out_dir(&o, s, p, l) < 0)
 		ret = EXIT_NOTHING;
 out:
 	free(c);
-	snp_part_done(&s);
-	tpm_part_done(&p);
-	free(l.data);
+	evidence_done(&ev);
 	secret_wipe(&o, sizeof(o));
 	return ret;
 }
@@ -1249,7 +1456,7 @@ static int debug_activate(const char *tcti, const char *pub_f, const char *priv_
 	if (r >= 0)
 		r = tpm_ek_create(t, TPM_EK_RSA2048, NULL, &e);
 	if (r >= 0)
-		r = tpm_ak_load(t, &priv, &pub, &e);
+		r = tpm_ak_reload(t, &priv, &pub, &e);
 	if (r >= 0)
 		r = tpm_activate_credential(t, &blob, &sec, &cert, &e);
 	tpm_close(t);

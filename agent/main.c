@@ -7,11 +7,18 @@
 #include <stdio.h>
 #include <string.h>
 
+/*
+ * The build's generated config.h (KAGI_VERSION) lives in the build root; a plain "config.h"
+ * here would find agent/config.h (the agent's configuration) first, so name it relative to the
+ * build directory of this subdir (-I<builddir>/agent).
+ */
+#include "../config.h"
+
 #include "collect.h"
-#include "config.h"
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "lib/util.h"
+#include "unlock.h"
 
 struct command {
 	const char *name;
@@ -20,6 +27,10 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "unlock", cmd_unlock,
+	  "attest to the verifier, receive the disk keys and open the LUKS2 volumes" },
+	{ "enroll", cmd_enroll,
+	  "add a random key to a LUKS2 volume and register it with the verifier" },
 	{ "collect", cmd_collect,
 	  "gather SNP/TPM evidence on this VM and print it (debugging aid)" },
 	{ "tpm-debug", cmd_tpm_debug, NULL },
