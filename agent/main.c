@@ -7,12 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/*
- * The build's generated config.h (KAGI_VERSION) lives in the build root; a plain "config.h"
- * here would find agent/config.h (the agent's configuration) first, so name it relative to the
- * build directory of this subdir (-I<builddir>/agent).
- */
-#include "../config.h"
+#include "kagi-build.h"
 
 #include "collect.h"
 #include "lib/log.h"

@@ -7,7 +7,7 @@
 
 #include <openssl/err.h>
 
-#include "config.h"
+#include "kagi-build.h"
 #include "kagictl.h"
 #include "kds.h"
 #include "snp-certs.h"

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "kagi-build.h"
 #include "kagictl.h"
 #include "log.h"
 #include "secret.h"

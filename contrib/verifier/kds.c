@@ -18,7 +18,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "config.h"
+#include "kagi-build.h"
 #include "kds.h"
 #include "log.h"
 #include "snp-verify.h"

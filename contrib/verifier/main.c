@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 #include "audit.h"
-#include "config.h"
+#include "kagi-build.h"
 #include "kek.h"
 #include "log.h"
 #include "pipeline.h"

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "kagi-build.h"
 #include "util.h"
 #include "vconfig.h"
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 /* the agent's config.h, not the build's generated one */
-#include "../../agent/config.h"
+#include "config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 /* the agent's config.h, not the build's generated one */
-#include "../../agent/config.h"
+#include "config.h"
 
 #define UUID1 "0f2d7c1e-6a53-4c1b-9b7e-3d2a1c0b9e8f"
 #define UUID2 "a1b2c3d4-e5f6-4789-8abc-def012345678"

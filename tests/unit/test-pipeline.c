@@ -23,7 +23,7 @@
 #include <openssl/rand.h>
 
 #include "audit.h"
-#include "config.h"
+#include "kagi-build.h"
 #include "binding.h"
 #include "credential.h"
 #include "kek.h"
