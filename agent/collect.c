@@ -270,7 +270,7 @@ static int marshal_private(const TPM2B_PRIVATE *priv, uint8_t **ret, size_t *ret
 	return 0;
 }
 
-static bool pcrs_equal(const struct tpm_pcr_values *a, const struct tpm_pcr_values *b)
+static bool pcrs_equal(const struct tpm_pcr_readout *a, const struct tpm_pcr_readout *b)
 {
 	return a->update_counter == b->update_counter && memcmp(a, b, sizeof(*a)) == 0;
 }
@@ -358,9 +358,9 @@ int evidence_tpm_open(const struct evidence_opts *o, struct evidence *ev)
 	return 0;
 }
 
-static void pcrs_from_tpm(const struct tpm_pcr_values *v, struct evidence_pcrs *ret)
+static void pcrs_from_tpm(const struct tpm_pcr_readout *v, struct evidence_pcrs *ret)
 {
-	const struct tpm_pcr_bank *b = &v->banks[0];
+	const struct tpm_pcr_readout_bank *b = &v->banks[0];
 
 	memset(ret, 0, sizeof(*ret));
 	if (v->n_banks == 0)
@@ -377,7 +377,7 @@ static void pcrs_from_tpm(const struct tpm_pcr_values *v, struct evidence_pcrs *
 static int collect_quote(const struct evidence_opts *o, const struct evidence_inputs *in,
 			 struct kagi_tpm *t, struct evidence_tpm *p)
 {
-	_cleanup_free_ struct tpm_pcr_values *before = NULL, *after = NULL;
+	_cleanup_free_ struct tpm_pcr_readout *before = NULL, *after = NULL;
 	struct kagi_err e = { 0 };
 	TPML_PCR_SELECTION sel;
 	int r;

@@ -700,7 +700,7 @@ static bool selection_empty(const TPML_PCR_SELECTION *s)
 
 /* Consume one PCR_Read answer into v, clearing what came back from want. */
 static int pcr_take(const TPML_PCR_SELECTION *out, const TPML_DIGEST *vals,
-		    TPML_PCR_SELECTION *want, struct tpm_pcr_values *v, bool *progress,
+		    TPML_PCR_SELECTION *want, struct tpm_pcr_readout *v, bool *progress,
 		    struct kagi_err *reterr)
 {
 	uint32_t k = 0;
@@ -708,7 +708,7 @@ static int pcr_take(const TPML_PCR_SELECTION *out, const TPML_DIGEST *vals,
 	for (uint32_t i = 0; i < out->count; i++) {
 		const TPMS_PCR_SELECTION *o = &out->pcrSelections[i];
 		TPMS_PCR_SELECTION *w = NULL;
-		struct tpm_pcr_bank *bank = NULL;
+		struct tpm_pcr_readout_bank *bank = NULL;
 
 		for (uint32_t j = 0; j < want->count; j++)
 			if (want->pcrSelections[j].hash == o->hash) {
@@ -752,10 +752,10 @@ static int pcr_take(const TPML_PCR_SELECTION *out, const TPML_DIGEST *vals,
 	return 0;
 }
 
-int tpm_pcr_read(struct kagi_tpm *t, const TPML_PCR_SELECTION *sel, struct tpm_pcr_values *ret,
+int tpm_pcr_read(struct kagi_tpm *t, const TPML_PCR_SELECTION *sel, struct tpm_pcr_readout *ret,
 		 struct kagi_err *reterr)
 {
-	_cleanup_free_ struct tpm_pcr_values *v = NULL;
+	_cleanup_free_ struct tpm_pcr_readout *v = NULL;
 	int r;
 
 	r = check_selection(sel, reterr);

@@ -41,17 +41,17 @@ enum tpm_ak_type {
 };
 
 /* PCR values of one bank; pcr[n] is valid when bit n of mask is set. */
-struct tpm_pcr_bank {
+struct tpm_pcr_readout_bank {
 	TPMI_ALG_HASH alg;
 	uint16_t digest_size;
 	uint32_t mask;
 	uint8_t pcr[TPM_PCR_MAX][TPM2_SHA512_DIGEST_SIZE];
 };
 
-struct tpm_pcr_values {
+struct tpm_pcr_readout {
 	uint32_t update_counter;
 	size_t n_banks;
-	struct tpm_pcr_bank banks[TPM_PCR_BANKS_MAX];
+	struct tpm_pcr_readout_bank banks[TPM_PCR_BANKS_MAX];
 };
 
 /*
@@ -111,7 +111,7 @@ int tpm_quote(struct kagi_tpm *t, const uint8_t *qualifying, size_t qlen,
  * 8-digests-per-call limit; fails with -EAGAIN if the PCRs changed during the read (checked
  * with updateCounter) more than a few times in a row, and -ENOENT for an unallocated bank.
  */
-int tpm_pcr_read(struct kagi_tpm *t, const TPML_PCR_SELECTION *sel, struct tpm_pcr_values *ret,
+int tpm_pcr_read(struct kagi_tpm *t, const TPML_PCR_SELECTION *sel, struct tpm_pcr_readout *ret,
 		 struct kagi_err *reterr);
 
 /* One-bank selection helper: mask bit n = PCR n. */
