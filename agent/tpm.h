@@ -24,9 +24,12 @@
 #define TPM_EK_RSA_PUBLIC_SIZE 314 /* marshaled L-1 TPMT_PUBLIC */
 #define TPM_EK_ECC_PUBLIC_SIZE 122 /* marshaled L-2 TPMT_PUBLIC */
 #define TPM_EK_ATTRIBUTES      0x000300B2u
-#define TPM_AK_ATTRIBUTES      0x00050072u
-#define TPM_PCR_MAX            24
-#define TPM_PCR_BANKS_MAX      8
+/* fixedTPM, fixedParent, sensitiveDataOrigin, userWithAuth, noDA, restricted, sign. noDA: the AK
+ * has an empty auth value, so dictionary-attack protection adds nothing; without it an unclean
+ * reboot counts as an authorization failure and a few of them lock the TPM out. */
+#define TPM_AK_ATTRIBUTES 0x00050472u
+#define TPM_PCR_MAX       24
+#define TPM_PCR_BANKS_MAX 8
 
 struct kagi_tpm;
 

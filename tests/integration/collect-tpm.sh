@@ -177,10 +177,10 @@ assert d[:58] == want, d[:58].hex()
 n = d[58:]
 assert len(n) == 256 and n[0] & 0x80 and any(n), "modulus"
 EOF
-check "ak.tpmt: RSA, SHA-256, 0x00050072, RSASSA-SHA256, 2048 bits" python3 - "$out/ak.tpmt" <<'EOF'
+check "ak.tpmt: RSA, SHA-256, 0x00050472, RSASSA-SHA256, 2048 bits" python3 - "$out/ak.tpmt" <<'EOF'
 import sys
 d = open(sys.argv[1], "rb").read()
-assert d[:18] == bytes.fromhex("0001" "000b" "00050072" "0000" "0010" "0014" "000b" "0800"), d[:18].hex()
+assert d[:18] == bytes.fromhex("0001" "000b" "00050472" "0000" "0010" "0014" "000b" "0800"), d[:18].hex()
 assert d[18:24] == bytes.fromhex("00000000" "0100") and len(d) == 24 + 256, len(d)
 EOF
 check "AK name = 000b || SHA-256(ak.tpmt)" test "$(jq -r .tpm.ak_name_hex "$tmp/c1.json")" = \
@@ -238,10 +238,10 @@ cp "$tmp/last.out" "$tmp/c-ecc.json"
 check "ECC AK: ECDSA-SHA256 P-256 public, 9 PCRs" jq -e \
 	'.tpm.ak_type == "ecc-p256-ecdsa-sha256" and (.tpm.pcrs.sha256 | keys | length) == 9' \
 	"$tmp/c-ecc.json"
-check "ecc ak.tpmt: ECC, 0x00050072, ECDSA-SHA256, NIST P-256" python3 - "$out_ecc/ak.tpmt" <<'EOF'
+check "ecc ak.tpmt: ECC, 0x00050472, ECDSA-SHA256, NIST P-256" python3 - "$out_ecc/ak.tpmt" <<'EOF'
 import sys
 d = open(sys.argv[1], "rb").read()
-assert d[:20] == bytes.fromhex("0023" "000b" "00050072" "0000" "0010" "0018" "000b" "0003" "0010"), d[:20].hex()
+assert d[:20] == bytes.fromhex("0023" "000b" "00050472" "0000" "0010" "0018" "000b" "0003" "0010"), d[:20].hex()
 EOF
 check "ECC quote: extraData = nonce, pcrDigest = SHA-256(pcrs.json)" \
 	quote_check "$out_ecc/quote.attest" "$out_ecc/pcrs.json" "$nonce"
