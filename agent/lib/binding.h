@@ -11,7 +11,7 @@
 
 #include <openssl/evp.h>
 
-#define BINDING_NONCE_SIZE 32
+#define BINDING_NONCE_SIZE     32
 #define BINDING_BOOT_PHASE_PCR 15
 
 /* SHA-256 of the DER SubjectPublicKeyInfo of key. */
@@ -36,6 +36,6 @@ void binding_quote_qualifying(const uint8_t nonce[32], const uint8_t spki_hash[3
 
 /* The data the agent extends into the boot-phase PCR after an unlock (hashed per bank). */
 extern const char binding_boot_phase_event[]; /* "kagi-boot-phase-v1\0unlocked" */
-#define BINDING_BOOT_PHASE_EVENT_LEN 27 /* 18 + NUL + 8: no NUL after "unlocked" */
+#define BINDING_BOOT_PHASE_EVENT_LEN 27       /* 18 + NUL + 8: no NUL after "unlocked" */
 
 #endif

@@ -15,14 +15,14 @@
 #include "err.h"
 #include "tpm-quote.h"
 
-#define PROTO_VERSION       1
-#define PROTO_MAX_REQUEST   (1024 * 1024)
-#define PROTO_MAX_RESPONSE  (64 * 1024)
-#define PROTO_MAX_DEPTH     16
-#define PROTO_MAX_VOLUMES   16
-#define PROTO_MAX_REASONS   16
-#define PROTO_TOKEN_MAX     160
-#define PROTO_UUID_LEN      36
+#define PROTO_VERSION      1
+#define PROTO_MAX_REQUEST  (1024 * 1024)
+#define PROTO_MAX_RESPONSE (64 * 1024)
+#define PROTO_MAX_DEPTH    16
+#define PROTO_MAX_VOLUMES  16
+#define PROTO_MAX_REASONS  16
+#define PROTO_TOKEN_MAX    160
+#define PROTO_UUID_LEN     36
 
 struct proto_blob {
 	uint8_t *data;
@@ -41,7 +41,8 @@ struct proto_evidence {
 	bool has_svsm;
 	struct proto_blob svsm_report, svsm_manifest, svsm_certs;
 	bool has_tpm;
-	struct proto_blob ek_public, ak_public, quote_attest, quote_sig, eventlog; /* eventlog optional */
+	struct proto_blob ek_public, ak_public, quote_attest, quote_sig,
+		eventlog; /* eventlog optional */
 	struct tpm_pcr_values pcrs;
 };
 
@@ -68,7 +69,8 @@ struct proto_attest_response {
 	bool granted;
 	char group[64];
 	bool has_credential;
-	struct proto_blob cred_blob, cred_secret; /* marshaled TPM2B_ID_OBJECT / TPM2B_ENCRYPTED_SECRET */
+	struct proto_blob cred_blob,
+		cred_secret; /* marshaled TPM2B_ID_OBJECT / TPM2B_ENCRYPTED_SECRET */
 	bool has_ecdh;
 	struct proto_blob ecdh_public; /* uncompressed EC point */
 	size_t nkeys;
