@@ -14,6 +14,9 @@ pkgs=(
 	# tests
 	libcmocka-dev swtpm swtpm-tools tpm2-tools fuse3 cryptsetup-bin jq xxd openssl
 	python3 procps git util-linux
+	# initramfs integrations (tests/system/check-initramfs.sh); dracut-core and
+	# initramfs-tools-core install side by side, the metapackages conflict
+	dracut-core dracut-network initramfs-tools-core busybox shellcheck
 )
 missing=()
 for p in "${pkgs[@]}"; do
